@@ -1,0 +1,78 @@
+"""``python -m lib_ti emphasis``: the host's weight math both ways, and preset rewrites."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _parse_one(value: object) -> dict:
+    from ..emphasis import parse_prompt_attention
+
+    if not isinstance(value, str):
+        raise ValueError("each line must be a JSON string (a prompt)")
+    return {"result": parse_prompt_attention(value)}
+
+
+def _cmd_parse(args: argparse.Namespace) -> int:
+    from ..emphasis import EmphasisError, flag_prompt
+    from ._io import run_jsonl
+
+    if args.batch:
+        return run_jsonl(_parse_one)
+    if args.prompt is None:
+        print("emphasis parse: give a prompt, or --batch to read JSON Lines", file=sys.stderr)
+        return 2
+    try:
+        result = _parse_one(args.prompt)
+    except EmphasisError as exc:
+        print(json.dumps({"error": str(exc), "position": exc.position}))
+        return 1
+    print(json.dumps(result, ensure_ascii=False))
+    for flag in flag_prompt(args.prompt):
+        print(f"warning [{flag.kind}]: {flag.message}", file=sys.stderr)
+    return 0
+
+
+def _cmd_inverse(args: argparse.Namespace) -> int:
+    from ..emphasis_rewrite import inverse
+
+    inv = inverse(args.text, args.weight)
+    out = {"explicit": inv.explicit, "explicit_weight": inv.explicit_weight,
+           "brackets": inv.brackets, "brackets_weight": inv.brackets_weight, "brackets_error": inv.brackets_error}
+    print(json.dumps(out, ensure_ascii=False))
+    return 0
+
+
+def _cmd_apply(args: argparse.Namespace) -> int:
+    from ..emphasis_rewrite import apply_weight
+
+    result = apply_weight(args.prompt, args.term, args.weight, args.style)
+    if result.message:
+        print(result.message, file=sys.stderr)
+    print(result.prompt)
+    return 0 if not result.message else 1
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("emphasis", help="prompt weights exactly as the host computes them, and rewrites")
+    esub = p.add_subparsers(dest="emphasis_command", metavar="ACTION", required=True)
+
+    parse = esub.add_parser("parse", help="segments with weights; --batch reads JSON Lines (one prompt string each)")
+    parse.add_argument("prompt", nargs="?")
+    parse.add_argument("--batch", action="store_true",
+                       help='read JSON string lines; write {"result": [[text, weight], ...]} or {"error": ...}')
+    parse.set_defaults(func=_cmd_parse)
+
+    inv = esub.add_parser("inverse", help="explicit (x:w) and nearest pure-bracket form for a target weight")
+    inv.add_argument("text")
+    inv.add_argument("weight", type=float)
+    inv.set_defaults(func=_cmd_inverse)
+
+    apply_p = esub.add_parser("apply", help="give every occurrence of TERM the weight W in PROMPT")
+    apply_p.add_argument("prompt")
+    apply_p.add_argument("term")
+    apply_p.add_argument("weight", type=float)
+    apply_p.add_argument("--style", choices=("explicit", "brackets"), default="explicit")
+    apply_p.set_defaults(func=_cmd_apply)

@@ -1,0 +1,69 @@
+"""What a UI or CLI run needs from its surroundings, in one object.
+
+The same tab builders run inside the host and standalone; everything that
+differs between the two is injected through :class:`AppContext`, built by
+:mod:`lib_ti.host` inside the host and by :func:`standalone_context` otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from .jobs import Job, ProgressSink
+from .paths import PathGuard
+from .settings import Settings
+
+
+def default_data_dir() -> Path:
+    """Standalone data folder: ``$TILAB_DATA`` or ``~/.local/share/ti-lab``."""
+    env = os.environ.get("TILAB_DATA")
+    if env:
+        return Path(env).expanduser()
+    return Path.home() / ".local" / "share" / "ti-lab"
+
+
+@dataclass
+class AppContext:
+    """Environment of one UI build or command.
+
+    Attributes:
+        in_host: True inside the AUTOMATIC1111 WebUI.
+        data_dir: where TI Lab writes logs, caches and outputs by default.
+        embeddings_dir: where finished embeddings go (the host's embeddings folder inside the host).
+        guard: resolves folders typed into the UI (restricted when the host is shared).
+        settings: TI Lab's options.
+        progress_sink: factory for a progress sink (host progress bar, or None for gr.Progress/tqdm).
+        get_model: returns the loaded diffusion model (the host's ``shared.sd_model``), or None.
+        get_captioner: returns a captioner object (the host's BLIP interrogator), or None to use transformers.
+        on_embedding_saved: called with the path of every embedding TI Lab writes (the host registers it).
+    """
+
+    in_host: bool = False
+    data_dir: Path = field(default_factory=default_data_dir)
+    embeddings_dir: Optional[Path] = None
+    guard: PathGuard = field(default_factory=PathGuard)
+    settings: Settings = field(default_factory=Settings)
+    progress_sink: Optional[Callable[[str], ProgressSink]] = None
+    get_model: Optional[Callable[[], Any]] = None
+    get_captioner: Optional[Callable[[], Any]] = None
+    on_embedding_saved: Optional[Callable[[Path], None]] = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def new_job(self, desc: str = "") -> Job:
+        """A job whose progress goes where this context shows progress."""
+        sink = self.progress_sink(desc) if self.progress_sink else None
+        return Job(sink)
+
+    def embeddings_folder(self) -> Path:
+        return self.embeddings_dir or (self.data_dir / "embeddings")
+
+
+def standalone_context(data_dir: Optional[Path] = None, allowed_roots: Optional[list[str]] = None) -> AppContext:
+    """Context for ``python -m lib_ti serve``: local, unrestricted unless roots are given."""
+    data = Path(data_dir) if data_dir else default_data_dir()
+    settings = Settings.from_file(data / "tilab-settings.json")
+    guard = PathGuard.restricted_to([data, *allowed_roots], "--allow given") if allowed_roots else PathGuard()
+    return AppContext(in_host=False, data_dir=data, guard=guard, settings=settings)

@@ -1,0 +1,88 @@
+"""Captions decide whether a shared attribute is a risk.
+
+Textual Inversion learns whatever the prompt does not explain. When the captions (sidecar
+``.txt`` files, read through ``[filewords]``) or the prompt template name a shared attribute
+("white wall", "blue shirt"), the embedding can attribute it to those words; when nothing
+names it, the embedding absorbs it. This module reads captions and rewrites findings accordingly.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Optional
+
+from .checks import SEVERITIES, Finding
+
+#: A finding is explained when its words appear for at least this share of its images.
+NAMED_SHARE = 0.5
+
+
+def read_captions(folder: Path, names: list[str]) -> dict[str, str]:
+    """Sidecar captions: ``photo.jpg`` → ``photo.txt`` next to it (the host's convention)."""
+    out: dict[str, str] = {}
+    for name in names:
+        p = (Path(folder) / name).with_suffix(".txt")
+        try:
+            out[name] = p.read_text(encoding="utf-8", errors="replace").strip()
+        except OSError:
+            continue
+    return out
+
+
+def read_template(template: Optional[str]) -> str:
+    """The template text: a file path (the host's ``textual_inversion_templates/*.txt``) or the text itself."""
+    if not template:
+        return ""
+    p = Path(template).expanduser()
+    try:
+        if p.is_file():
+            return p.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        pass
+    return template
+
+
+def names_term(text: str, terms: list[str]) -> Optional[str]:
+    """The first term (most specific first) that ``text`` contains as whole words, case-insensitively."""
+    low = text.lower()
+    for t in terms:
+        if re.search(r"(?<![\w-])" + re.escape(t.lower()) + r"(?![\w-])", low):
+            return t
+    return None
+
+
+def _downgrade(sev: str) -> str:
+    i = SEVERITIES.index(sev)
+    return SEVERITIES[max(1, i - 1)] if i >= 2 else sev
+
+
+def apply_captions(findings: list[Finding], captions: dict[str, str], template_text: str = "") -> list[dict]:
+    """Mark each finding's attribute as named or not; downgrade explained ones. Returns ``shared_attributes``."""
+    shared: list[dict] = []
+    for f in findings:
+        if not f.attribute or f.severity == "ok":
+            continue
+        terms = f.attribute["terms"]
+        hits: dict[str, str] = {}
+        tmpl = names_term(template_text, terms) if template_text else None
+        for name in f.images:
+            t = tmpl or names_term(captions.get(name, ""), terms)
+            if t:
+                hits[name] = t
+        named = bool(f.images) and len(hits) >= NAMED_SHARE * len(f.images)
+        if named:
+            words = sorted(set(hits.values()))
+            where = "the template" if tmpl else f"the captions of {len(hits)} of {len(f.images)} images"
+            f.caption_note = (f"Explained: {where} name it ({', '.join(repr(w) for w in words)}), so the embedding can "
+                              "leave it to those words.")
+            f.severity = _downgrade(f.severity)
+        elif captions or template_text:
+            f.caption_note = (f"Real risk: no caption names it (words that would: {', '.join(repr(t) for t in terms[:3])}). "
+                              "The embedding will learn it as part of the subject unless you caption it or vary it.")
+        else:
+            f.caption_note = (f"No captions found. Unless the captions will name it ({', '.join(repr(t) for t in terms[:3])}), "
+                              "the embedding will learn it as part of the subject.")
+        shared.append({"kind": f.attribute["kind"], "description": f.attribute["description"], "terms": list(terms),
+                       "images": list(f.images), "named_in_captions": named, "finding": f.id})
+    return shared

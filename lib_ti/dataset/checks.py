@@ -1,0 +1,381 @@
+"""The checks: each answers one question about the set with a measured figure and a threshold.
+
+A :class:`Finding` carries the figure, the threshold it was compared with, a plain-language
+text, the images involved, a severity and (when the set shares something the embedding
+could learn instead of the subject) a *shared attribute* with the caption words that would
+name it. Thresholds are module constants, named and documented, so tests and the report
+quote the same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from .features import ImageStats, background_similarity, hamming, hist_intersection
+
+SEVERITIES = ("ok", "note", "warning", "critical")
+
+# --- basics
+MIN_IMAGES = 5  # fewer: TI has too little to separate subject from circumstance
+CRITICAL_IMAGES = 2
+MANY_IMAGES = 200  # more: slow epochs, and usually duplicates or mixed subjects
+ASPECT_LIMIT = 1.5  # longer side / shorter side; beyond it a square crop loses a third of the picture
+BLUR_THRESHOLD = 60.0  # variance of the Laplacian in the sharpest tile at 512 px
+# --- zoom (fractions of the frame area)
+FACE_CLOSEUP, FACE_WIDE = 0.12, 0.025  # face box ≥ 12 %: head and shoulders; < 2.5 %: full body
+SUBJECT_CLOSEUP, SUBJECT_WIDE = 0.45, 0.12  # saliency box for non-face subjects
+CLOSEUP_SHARE = 0.7  # warn when at least this share of measured photos are close-ups
+ONE_FRAMING_SPREAD = 0.12  # std of log10(fraction) below this: one framing
+# --- background
+BACKGROUND_SAME = 0.56  # background similarity (0..1) at which two photos share a background
+BACKGROUND_MAJORITY = 0.5  # a background group larger than this share of photos is a warning
+PLAIN_LEVEL = 0.5  # plainness 0..1 above which a background counts as plain
+PLAIN_SHARE = 0.6
+# --- clothing / hair (histogram intersection of the regions under / above the face)
+CLOTHING_SAME = 0.6
+HAIR_SAME = 0.7
+WORN_SHARE = 0.6
+# --- near duplicates
+PHASH_DUP = 6  # of 64 bits: a copy on its own (re-encoded or resized copies measure 0-4)
+PHASH_CONFIRM, DHASH_DUP = 9, 64  # looser hashes (of 64 / 256 bits) count when the feature similarity confirms
+# --- lighting
+BRIGHTNESS_SPREAD = 6.0  # std of mean L* (0..100)
+CONTRAST_SPREAD = 3.0  # std of L* std
+WARMTH_SPREAD = 3.0  # std of mean b*
+
+
+@dataclass
+class Finding:
+    """One answer of one check; ``figure``/``threshold`` are the numbers behind ``text``."""
+
+    check: str
+    id: str
+    title: str
+    severity: str
+    figure: float
+    figure_text: str
+    threshold: str
+    text: str
+    images: list[str] = field(default_factory=list)
+    groups: list[list[str]] = field(default_factory=list)
+    action: Optional[str] = None
+    attribute: Optional[dict] = None  # {"kind", "description", "terms"} when the set shares something learnable
+    caption_note: Optional[str] = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _groups(n: int, linked) -> list[list[int]]:
+    """Connected components (size ≥ 2) of the graph where ``linked(i, j)`` is an edge."""
+    parent = list(range(n))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(n):
+        for j in range(i + 1, n):
+            if linked(i, j):
+                parent[find(i)] = find(j)
+    comp: dict[int, list[int]] = {}
+    for i in range(n):
+        comp.setdefault(find(i), []).append(i)
+    return sorted((c for c in comp.values() if len(c) > 1), key=len, reverse=True)
+
+
+def _star_group(n: int, sim: np.ndarray, thr: float) -> list[int]:
+    """The largest set of images all similar to one central image (robust to chaining)."""
+    best: list[int] = []
+    for i in range(n):
+        g = [j for j in range(n) if j == i or sim[i, j] >= thr]
+        if len(g) > len(best):
+            best = g
+    return best
+
+
+def _a(word: str) -> str:
+    return ("an " if word[:1] in "aeiou" else "a ") + word
+
+
+def _plural(k: int, word: str) -> str:
+    return f"{k} {word}" if k == 1 else f"{k} {word}s"
+
+
+# --------------------------------------------------------------------------- basics
+
+def check_basics(stats: list[ImageStats], skipped: list, size: int) -> list[Finding]:
+    n = len(stats)
+    out: list[Finding] = []
+    if n < CRITICAL_IMAGES:
+        sev, text = "critical", f"Only {n} usable image(s): nothing to learn from."
+    elif n < MIN_IMAGES:
+        sev, text = "warning", f"Only {n} usable images. Textual Inversion needs at least {MIN_IMAGES}, ideally 10–30."
+    elif n > MANY_IMAGES:
+        sev, text = "note", f"{n} images is a lot for one embedding: epochs are slow; check for duplicates or mixed subjects."
+    else:
+        sev, text = "ok", f"{n} usable images."
+    out.append(Finding("basics", "basics.count", "Number of images", sev, n, str(n),
+                       f"{MIN_IMAGES}–{MANY_IMAGES}", text, [],
+                       action=f"Add {MIN_IMAGES - n} or more photos of the subject" if sev in ("critical", "warning") else None))
+    if skipped:
+        out.append(Finding("basics", "basics.skipped", "Files skipped", "note", len(skipped), str(len(skipped)), "0",
+                           "Some files could not be used: " + "; ".join(f"{s.name}: {s.reason}" for s in skipped[:8])
+                           + (" …" if len(skipped) > 8 else ""), [s.name for s in skipped],
+                           action=f"Fix or remove {_plural(len(skipped), 'unreadable file')}"))
+    small = [s.name for s in stats if min(s.size) < size]
+    if small:
+        sev = "warning" if len(small) > 0.3 * n else "note"
+        out.append(Finding("basics", "basics.resolution", "Resolution below training size", sev, len(small),
+                           f"{len(small)} of {n}", f"shorter side ≥ {size} px",
+                           f"{len(small)} of {n} images have a shorter side under {size} px and will be upscaled (soft detail).",
+                           small, action=f"Replace {len(small)} of {n} low-resolution images with ≥{size} px versions"))
+    ratios = {s.name: max(s.size) / max(1, min(s.size)) for s in stats}
+    odd = [k for k, r in ratios.items() if r > ASPECT_LIMIT]
+    if odd:
+        worst = max(ratios[k] for k in odd)
+        out.append(Finding("basics", "basics.aspect", "Unusual aspect ratios", "note", round(worst, 2),
+                           f"{len(odd)} of {n} (up to {worst:.2f}:1)", f"≤ {ASPECT_LIMIT}:1",
+                           f"{len(odd)} images are elongated; a square crop loses up to {100 * (1 - 1 / worst):.0f}% of the picture. "
+                           "Check the crop keeps the subject (use the face-aware crop for people).", odd))
+    blurry = [s.name for s in stats if s.sharpness < BLUR_THRESHOLD]
+    if blurry:
+        sev = "warning" if len(blurry) > 0.2 * n else "note"
+        out.append(Finding("basics", "basics.blur", "Blurry images", sev, len(blurry), f"{len(blurry)} of {n}",
+                           f"sharpest-tile Laplacian variance ≥ {BLUR_THRESHOLD:g}",
+                           f"{len(blurry)} of {n} images have no sharp region; the embedding learns the blur.",
+                           blurry, action=f"Replace {len(blurry)} blurry {'image' if len(blurry) == 1 else 'images'} with sharp ones"))
+    return out
+
+
+# --------------------------------------------------------------------------- zoom
+
+ZOOM_TERMS = {
+    "close-up": ["close-up", "closeup", "close up", "headshot", "portrait", "face"],
+    "medium": ["medium shot", "half body", "half-body", "upper body", "waist up"],
+    "wide": ["full body", "full-body", "wide shot", "far away", "distant"],
+}
+
+
+def zoom_measurements(stats: list[ImageStats]) -> dict:
+    """Mode (face or subject), per-image fraction and class, and the class counts."""
+    n = len(stats)
+    with_face = sum(1 for s in stats if s.face is not None)
+    mode = "face" if n and with_face >= max(1, math.ceil(n / 2)) else "subject"
+    hi, lo = (FACE_CLOSEUP, FACE_WIDE) if mode == "face" else (SUBJECT_CLOSEUP, SUBJECT_WIDE)
+    per = {}
+    for s in stats:
+        frac = (s.face.area if s.face is not None else None) if mode == "face" else s.saliency.area
+        cls = None if frac is None else ("close-up" if frac >= hi else "medium" if frac >= lo else "wide")
+        per[s.name] = {"fraction": None if frac is None else round(frac, 4), "class": cls}
+    counts = Counter(v["class"] for v in per.values() if v["class"])
+    return {"mode": mode, "closeup_threshold": hi, "wide_threshold": lo, "images": per,
+            "counts": {k: counts.get(k, 0) for k in ("close-up", "medium", "wide")},
+            "unmeasured": [k for k, v in per.items() if v["class"] is None]}
+
+
+def check_zoom(stats: list[ImageStats], zoom: dict) -> list[Finding]:
+    per = zoom["images"]
+    measured = [k for k, v in per.items() if v["class"]]
+    m = len(measured)
+    what = "face box" if zoom["mode"] == "face" else "subject box"
+    if m < 3:
+        return [Finding("zoom", "zoom.unmeasured", "Zoom level", "note", m, f"{m} measured", "≥ 3 measured",
+                        f"The {what} was found in only {m} images; zoom level not judged.", zoom["unmeasured"])]
+    closeups = [k for k in measured if per[k]["class"] == "close-up"]
+    share = len(closeups) / m
+    fr = np.array([per[k]["fraction"] for k in measured], dtype=np.float64)
+    spread = float(np.std(np.log10(np.maximum(fr, 1e-4))))
+    out: list[Finding] = []
+    dist = ", ".join(f"{v} {k}" for k, v in zoom["counts"].items())
+    if share >= CLOSEUP_SHARE:
+        keep = math.floor(0.4 * m)
+        replace = max(1, len(closeups) - keep)
+        out.append(Finding(
+            "zoom", "zoom.closeups", "Mostly close-ups", "warning", round(share, 3), f"{len(closeups)} of {m} close-ups",
+            f"close-up share < {CLOSEUP_SHARE:.0%} ({what} ≥ {zoom['closeup_threshold']:.0%} of the frame)",
+            f"{len(closeups)} of {m} photos are close-ups ({dist}). The embedding will tie the subject to a tight "
+            f"framing and struggle to render it further away.", closeups,
+            action=f"Replace {replace} of {len(closeups)} close-ups with "
+                   + ("half-body or full-body shots" if zoom["mode"] == "face" else "wider shots showing more surroundings"),
+            attribute={"kind": "zoom", "description": "close-up framing", "terms": ZOOM_TERMS["close-up"]}))
+    elif spread < ONE_FRAMING_SPREAD or len([c for c, v in zoom["counts"].items() if v]) == 1:
+        cls = Counter(per[k]["class"] for k in measured).most_common(1)[0][0]
+        out.append(Finding(
+            "zoom", "zoom.one_framing", "One framing", "note", round(spread, 3), f"spread {spread:.2f} ({dist})",
+            f"log10 spread ≥ {ONE_FRAMING_SPREAD}",
+            f"All measured photos share one framing ({cls}; {what} spread {spread:.2f}). Varying distance helps "
+            "the embedding generalise.", measured,
+            action=f"Add a few {'close-ups and wider shots' if cls == 'medium' else 'shots at other distances'}",
+            attribute={"kind": "zoom", "description": f"{cls} framing", "terms": ZOOM_TERMS[cls]}))
+    else:
+        out.append(Finding("zoom", "zoom.ok", "Zoom level", "ok", round(share, 3), f"{dist}",
+                           f"close-up share < {CLOSEUP_SHARE:.0%}", f"Framing varies ({dist}).", []))
+    return out
+
+
+# --------------------------------------------------------------------------- background
+
+BG_GENERIC = ["background", "backdrop", "wall"]
+
+
+def background_terms(colour: str, plain: bool) -> list[str]:
+    terms = [f"{colour} background", f"{colour} wall", f"{colour} backdrop"] if colour not in ("unknown",) else []
+    if plain:
+        terms += ["plain background", "simple background", "studio background", "solid background", "uniform background"]
+    return terms + BG_GENERIC
+
+
+def background_matrix(stats: list[ImageStats]) -> np.ndarray:
+    n = len(stats)
+    m = np.eye(n, dtype=np.float32)
+    for i in range(n):
+        for j in range(i + 1, n):
+            m[i, j] = m[j, i] = background_similarity(stats[i], stats[j])
+    return m
+
+
+def check_background(stats: list[ImageStats], bg: np.ndarray) -> list[Finding]:
+    n = len(stats)
+    out: list[Finding] = []
+    groups = _groups(n, lambda i, j: bg[i, j] >= BACKGROUND_SAME) if n >= 2 else []
+    for g in groups:
+        names = [stats[i].name for i in g]
+        colour = Counter(stats[i].bg_colour for i in g).most_common(1)[0][0]
+        pairs = [bg[i, j] for a, i in enumerate(g) for j in g[a + 1:]]
+        fig = float(max(pairs))
+        big = len(g) >= 3 and len(g) > BACKGROUND_MAJORITY * n
+        out.append(Finding(
+            "background", "background.shared" if big else "background.group",
+            "One background in most photos" if big else "Photos sharing a background",
+            "warning" if big else "note", round(fig, 3), f"{len(g)} of {n} photos, similarity up to {fig:.2f}",
+            f"background similarity < {BACKGROUND_SAME}" + (f"; group ≤ {BACKGROUND_MAJORITY:.0%} of photos" if big else ""),
+            (f"{len(g)} of {n} photos share one {colour} background. The embedding will learn it as part of the subject."
+             if big else f"{len(g)} photos share {_a(colour)} background: fine in a varied set, but keep it a minority."),
+            names, [names],
+            action=f"Replace {len(g) - max(1, n // 4)} of the {len(g)} photos on the shared {colour} background with photos elsewhere" if big else None,
+            attribute={"kind": "background", "description": f"{colour} background shared by {len(g)} photos",
+                       "terms": background_terms(colour, False)}))
+    plain = [s for s in stats if s.bg_plainness >= PLAIN_LEVEL]
+    if n >= 3 and len(plain) >= PLAIN_SHARE * n:
+        colour = Counter(s.bg_colour for s in plain).most_common(1)[0][0]
+        out.append(Finding(
+            "background", "background.plain", "Plain background in most photos", "warning", round(len(plain) / n, 3),
+            f"{len(plain)} of {n}", f"plain share < {PLAIN_SHARE:.0%} (plainness ≥ {PLAIN_LEVEL})",
+            f"{len(plain)} of {n} photos have a plain, uniform {colour} background; generated images will tend to "
+            "put the subject on it.", [s.name for s in plain],
+            action=f"Replace {len(plain) - n // 3} of {len(plain)} plain-background photos with photos in varied places",
+            attribute={"kind": "background", "description": f"plain {colour} background",
+                       "terms": background_terms(colour, True)}))
+    if not out:
+        top = float(max((bg[i, j] for i in range(n) for j in range(i + 1, n)), default=0.0))
+        out.append(Finding("background", "background.ok", "Background", "ok", round(top, 3),
+                           f"highest pair similarity {top:.2f}", f"< {BACKGROUND_SAME}", "Backgrounds vary.", []))
+    return out
+
+
+# --------------------------------------------------------------------------- clothing and hair
+
+def _worn(stats: list[ImageStats], attr: str, thr: float, kind: str, sev: str) -> list[Finding]:
+    items = [(s.name, getattr(s, f"{attr}_hist"), getattr(s, f"{attr}_colour")) for s in stats
+             if getattr(s, f"{attr}_hist") is not None]
+    m = len(items)
+    region = "under the face (clothing)" if kind == "clothing" else "above the face (hair)"
+    if m < 3:
+        return []
+    sim = np.eye(m, dtype=np.float32)
+    for i in range(m):
+        for j in range(i + 1, m):
+            sim[i, j] = sim[j, i] = hist_intersection(items[i][1], items[j][1])
+    g = _star_group(m, sim, thr)
+    share = len(g) / m
+    names = [items[i][0] for i in g]
+    colour = Counter(items[i][2] for i in g).most_common(1)[0][0]
+    if share >= WORN_SHARE and len(g) >= 3:
+        if kind == "clothing":
+            terms = [f"{colour} {w}" for w in ("shirt", "t-shirt", "top", "jacket", "hoodie", "sweater", "clothes")] + \
+                    ["shirt", "t-shirt", "jacket", "hoodie", "sweater"]
+            action = f"Replace {len(g) - m // 3} of {len(g)} photos in the {colour} clothing with photos in other clothes"
+            text = f"{len(g)} of {m} photos show similar {colour} clothing {region}; the embedding may learn the outfit."
+        else:
+            terms = [f"{colour} hair", "hair", f"{colour} hat", "hat", "beanie", "cap"]
+            action = None
+            text = (f"{len(g)} of {m} photos show similar {colour} {region}. Hair is usually part of the identity; "
+                    "caption it if you want to change it in prompts.")
+        return [Finding(kind, f"{kind}.shared", f"Same {kind} in most photos", sev, round(share, 3),
+                        f"{len(g)} of {m} measured", f"share < {WORN_SHARE:.0%} (similarity ≥ {thr})", text, names,
+                        [names], action=action,
+                        attribute={"kind": kind, "description": f"{colour} {'clothing' if kind == 'clothing' else 'hair'}",
+                                   "terms": terms})]
+    return [Finding(kind, f"{kind}.ok", kind.capitalize(), "ok", round(share, 3), f"{len(g)} of {m} alike",
+                    f"share < {WORN_SHARE:.0%}", f"The {kind} varies.", [])]
+
+
+def check_clothing_hair(stats: list[ImageStats], mode: str) -> list[Finding]:
+    if mode != "face":
+        return []
+    return _worn(stats, "clothing", CLOTHING_SAME, "clothing", "warning") + _worn(stats, "hair", HAIR_SAME, "hair", "note")
+
+
+# --------------------------------------------------------------------------- near duplicates
+
+def duplicate_groups(stats: list[ImageStats], sim: np.ndarray, feature_threshold: float) -> list[list[int]]:
+    def linked(i: int, j: int) -> bool:
+        a, b = stats[i], stats[j]
+        ph = hamming(a.phash, b.phash)
+        return ph <= PHASH_DUP or (
+            ph <= PHASH_CONFIRM and hamming(a.dhash, b.dhash) <= DHASH_DUP and sim[i, j] >= feature_threshold)
+
+    return _groups(len(stats), linked)
+
+
+def check_duplicates(stats: list[ImageStats], sim: np.ndarray, feature_threshold: float) -> list[Finding]:
+    groups = duplicate_groups(stats, sim, feature_threshold)
+    n = len(stats)
+    if not groups:
+        return [Finding("duplicates", "duplicates.none", "Near-duplicates", "ok", 0, "0 groups",
+                        f"pHash ≤ {PHASH_DUP}/64 bits, or pHash ≤ {PHASH_CONFIRM}, dHash ≤ {DHASH_DUP}/256 and similarity ≥ {feature_threshold}",
+                        "No near-duplicates.", [])]
+    extra = sum(len(g) - 1 for g in groups)
+    names = [[stats[i].name for i in g] for g in groups]
+    return [Finding("duplicates", "duplicates.groups", "Near-duplicates", "warning" if extra > 0.1 * n or extra >= 2 else "note",
+                    extra, f"{len(groups)} groups, {extra} extra copies",
+                    f"pHash ≤ {PHASH_DUP}/64 bits, or pHash ≤ {PHASH_CONFIRM}, dHash ≤ {DHASH_DUP}/256 and similarity ≥ {feature_threshold}",
+                    f"{extra} of {n} images are near-copies of another ({'; '.join(' = '.join(g) for g in names[:5])}). "
+                    "Copies weigh those shots more and add nothing new.",
+                    [x for g in names for x in g], names,
+                    action=f"Remove {extra} near-duplicate {'copy' if extra == 1 else 'copies'} (keep one per group)")]
+
+
+# --------------------------------------------------------------------------- lighting
+
+def check_lighting(stats: list[ImageStats]) -> list[Finding]:
+    n = len(stats)
+    if n < 3:
+        return []
+    b = np.array([s.brightness for s in stats])
+    c = np.array([s.contrast for s in stats])
+    w = np.array([s.warmth for s in stats])
+    sb, sc, sw = float(b.std()), float(c.std()), float(w.std())
+    fig = f"brightness spread {sb:.1f}, contrast spread {sc:.1f}, colour-temperature spread {sw:.1f}"
+    thr = f"brightness ≥ {BRIGHTNESS_SPREAD}, contrast ≥ {CONTRAST_SPREAD}, colour temperature ≥ {WARMTH_SPREAD}"
+    if sb < BRIGHTNESS_SPREAD and sc < CONTRAST_SPREAD and sw < WARMTH_SPREAD:
+        mw = float(w.mean())
+        tone = "warm" if mw > 8 else "cool" if mw < -3 else "neutral"
+        terms = {"warm": ["warm light", "warm lighting", "golden hour", "orange light", "sunset"],
+                 "cool": ["cool light", "blue light", "cold light", "overcast"],
+                 "neutral": ["daylight", "natural light", "studio lighting", "soft light"]}[tone]
+        terms += ["dark", "low light", "night"] if b.mean() < 35 else ["bright"] if b.mean() > 70 else []
+        return [Finding("lighting", "lighting.uniform", "Uniform lighting", "warning", round(sb, 2), fig, thr,
+                        f"All {n} photos have the same {tone} light and exposure; the embedding will carry that light "
+                        "into every picture.", [s.name for s in stats],
+                        action="Add photos in other light (daylight, indoor, evening)",
+                        attribute={"kind": "lighting", "description": f"the same {tone} lighting", "terms": terms})]
+    return [Finding("lighting", "lighting.ok", "Lighting and colour", "ok", round(sb, 2), fig, thr, "Lighting varies.", [])]

@@ -1,0 +1,200 @@
+"""Turn findings into a verdict, top actions, a JSON document with a versioned schema, and HTML.
+
+The JSON schema is ``tilab.dataset-report/1``: keys are only ever added within version 1;
+renaming or removing one bumps the version. The captions area reads ``shared_attributes``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import json
+from typing import Optional
+
+import numpy as np
+
+from .checks import SEVERITIES, Finding
+
+SCHEMA = "tilab.dataset-report/1"
+
+VERDICTS = {
+    "ok": ("ready", "Ready to train", "No finding needs action."),
+    "note": ("ready", "Ready to train", "Only minor notes; read them if you have time."),
+    "warning": ("fix", "Fix before training", "Some findings will likely leak into the embedding."),
+    "critical": ("blocked", "Not trainable yet", "The set cannot train a useful embedding as it is."),
+}
+
+
+def verdict(findings: list[Finding]) -> dict:
+    worst = max((f.severity for f in findings), key=SEVERITIES.index, default="ok")
+    n_warn = sum(f.severity == "warning" for f in findings)
+    level, title, text = VERDICTS[worst]
+    if worst == "warning":
+        text = f"{n_warn} finding{'s' if n_warn != 1 else ''} will likely leak into the embedding."
+    return {"level": level, "severity": worst, "title": title, "text": text}
+
+
+def top_actions(findings: list[Finding], k: int = 3) -> list[str]:
+    """The most severe findings' concrete actions, at most ``k``; duplicates dropped."""
+    ranked = sorted((f for f in findings if f.action and f.severity != "ok"),
+                    key=lambda f: -SEVERITIES.index(f.severity))
+    out: list[str] = []
+    for f in ranked:
+        if f.action not in out:
+            out.append(f.action)
+        if len(out) == k:
+            break
+    return out
+
+
+def build_report(
+    *, folder: str, options: dict, features: dict, stats: list, skipped: list, findings: list[Finding],
+    shared: list[dict], zoom: dict, sim: np.ndarray, bg: np.ndarray, captions: dict, interrupted: bool,
+    files_total: int,
+) -> dict:
+    """The report dict (JSON-serialisable)."""
+    images = []
+    for s in stats:
+        z = zoom["images"].get(s.name, {})
+        images.append({
+            "name": s.name, "width": s.size[0], "height": s.size[1], "format": s.format, "mode": s.mode,
+            "face_box": s.face.as_list() if s.face else None, "subject_box": s.subject.as_list(),
+            "subject_source": s.subject_source, "saliency_box": s.saliency.as_list(),
+            "zoom_fraction": z.get("fraction"), "zoom_class": z.get("class"),
+            "brightness": round(s.brightness, 2), "contrast": round(s.contrast, 2), "warmth": round(s.warmth, 2),
+            "sharpness": round(s.sharpness, 1), "background_colour": s.bg_colour,
+            "background_plainness": round(s.bg_plainness, 3), "clothing_colour": s.clothing_colour,
+            "hair_colour": s.hair_colour, "phash": f"{s.phash:016x}", "caption": captions.get(s.name),
+        })
+    return {
+        "schema": SCHEMA,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "folder": folder,
+        "options": options,
+        "features": features,
+        "complete": not interrupted,
+        "counts": {"files": files_total, "images": len(stats), "skipped": len(skipped)},
+        "skipped": [{"name": s.name, "reason": s.reason} for s in skipped],
+        "verdict": verdict(findings),
+        "actions": top_actions(findings),
+        "findings": [f.to_dict() for f in findings],
+        "shared_attributes": shared,
+        "zoom": {k: v for k, v in zoom.items() if k != "images"},
+        "images": images,
+        "similarity": {"names": [s.name for s in stats], "features": features["similarity"],
+                       "global": np.round(sim, 3).tolist(), "background": np.round(bg, 3).tolist()},
+    }
+
+
+def to_json(report: dict) -> str:
+    return json.dumps(report, ensure_ascii=False, indent=1)
+
+
+# --------------------------------------------------------------------------- HTML
+
+_SEV_COLOUR = {"ok": "#2e7d32", "note": "#1565c0", "warning": "#e65100", "critical": "#b71c1c"}
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}
+.card{border-radius:10px;padding:16px 20px;margin:12px 0;color:#fff}
+.card h1{margin:0 0 6px 0;font-size:24px}.card ol{margin:6px 0 0 18px}
+.f{border:1px solid #ddd;border-left:6px solid #999;border-radius:6px;padding:10px 14px;margin:10px 0}
+.f h3{margin:0 0 4px 0;font-size:16px}.meta{color:#555;font-size:13px}
+.thumbs{display:flex;flex-wrap:wrap;gap:6px;margin-top:8px}
+.thumbs figure{margin:0;text-align:center;font-size:11px;color:#444}
+.thumbs img{height:84px;border-radius:4px;display:block}
+table.hm{border-collapse:collapse;font-size:10px}table.hm td{width:22px;height:22px;text-align:center}
+table.hm th{font-weight:normal;font-size:10px;padding:2px}
+.bar{display:inline-block;background:#5c6bc0;height:12px;vertical-align:middle}
+"""
+
+
+def _thumbs(names: list[str], thumbs: dict[str, str]) -> str:
+    cells = "".join(
+        f'<figure><img src="{thumbs[n]}" alt="{html.escape(n)}"><figcaption>{html.escape(n)}</figcaption></figure>'
+        for n in names if n in thumbs)
+    return f'<div class="thumbs">{cells}</div>' if cells else ""
+
+
+def heatmap_html(names: list[str], matrix: list[list[float]]) -> str:
+    """A similarity table coloured from white (0) to dark red (1), readable without scripts."""
+    if not names:
+        return ""
+    head = "".join(f"<th>{i + 1}</th>" for i in range(len(names)))
+    rows = []
+    for i, row in enumerate(matrix):
+        cells = []
+        for v in row:
+            t = max(0.0, min(1.0, float(v)))
+            r, g, b = 255, int(255 * (1 - t)), int(255 * (1 - t))
+            fg = "#fff" if t > 0.6 else "#000"
+            cells.append(f'<td style="background:rgb({r},{g},{b});color:{fg}">{int(round(t * 100))}</td>')
+        rows.append(f"<tr><th title='{html.escape(names[i])}'>{i + 1}</th>{''.join(cells)}</tr>")
+    key = ", ".join(f"{i + 1}={html.escape(n)}" for i, n in enumerate(names))
+    return f'<table class="hm"><tr><th></th>{head}</tr>{"".join(rows)}</table><p class="meta">{key}</p>'
+
+
+def zoom_chart_html(report: dict) -> str:
+    rows = []
+    vals = [(im["name"], im["zoom_fraction"], im["zoom_class"]) for im in report["images"]]
+    for name, frac, cls in vals:
+        width = 0 if frac is None else max(2, int(300 * min(1.0, frac / 0.5)))
+        label = "not measured" if frac is None else f"{frac:.1%} · {cls}"
+        rows.append(f'<tr><td>{html.escape(name)}</td><td><span class="bar" style="width:{width}px"></span> {label}</td></tr>')
+    z = report["zoom"]
+    what = "face box" if z["mode"] == "face" else "subject box"
+    return (f'<p class="meta">{what} area / frame area; close-up ≥ {z["closeup_threshold"]:.1%}, '
+            f'wide &lt; {z["wide_threshold"]:.1%}</p><table>{"".join(rows)}</table>')
+
+
+def to_html(report: dict, thumbs: dict[str, str]) -> str:
+    """Self-contained HTML (thumbnails embedded as data URIs, no external files or scripts)."""
+    v = report["verdict"]
+    colour = _SEV_COLOUR[v["severity"]]
+    actions = "".join(f"<li>{html.escape(a)}</li>" for a in report["actions"])
+    feats = report["features"]
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>TI Lab dataset check</title><style>{_CSS}</style></head><body>",
+        f"<p class='meta'>{html.escape(report['folder'])} · {report['counts']['images']} images"
+        f" · {report['counts']['skipped']} skipped · {html.escape(report['created'])}"
+        + ("" if report["complete"] else " · <b>interrupted: partial result</b>") + "</p>",
+        f"<div class='card' style='background:{colour}'><h1>{html.escape(v['title'])}</h1><div>{html.escape(v['text'])}</div>"
+        + (f"<ol>{actions}</ol>" if actions else "") + "</div>",
+        f"<p class='meta'>Features: {html.escape(feats['description'])}</p>",
+    ]
+    for f in report["findings"]:
+        c = _SEV_COLOUR[f["severity"]]
+        parts.append(
+            f"<div class='f' style='border-left-color:{c}'><h3>{html.escape(f['title'])} "
+            f"<span style='color:{c}'>[{f['severity']}]</span></h3><div>{html.escape(f['text'])}</div>"
+            + (f"<div><i>{html.escape(f['caption_note'])}</i></div>" if f.get("caption_note") else "")
+            + f"<div class='meta'>Measured: {html.escape(str(f['figure_text']))} · threshold: {html.escape(f['threshold'])}</div>"
+            + (_thumbs(f["images"], thumbs) if f["severity"] != "ok" else "") + "</div>")
+    sim = report["similarity"]
+    parts.append("<h2>Zoom levels</h2>" + zoom_chart_html(report))
+    parts.append(f"<h2>Similarity ({html.escape(sim['features'])} features)</h2>" + heatmap_html(sim["names"], sim["global"]))
+    parts.append("<h2>Background similarity</h2>" + heatmap_html(sim["names"], sim["background"]))
+    if report["skipped"]:
+        parts.append("<h2>Skipped files</h2><ul>" + "".join(
+            f"<li>{html.escape(s['name'])}: {html.escape(s['reason'])}</li>" for s in report["skipped"]) + "</ul>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def summary_text(report: dict) -> str:
+    """Plain-text summary for the command line."""
+    v = report["verdict"]
+    lines = [f"{v['title']}: {v['text']}  ({report['counts']['images']} images, {report['counts']['skipped']} skipped; "
+             f"features: {report['features']['description']})"]
+    for i, a in enumerate(report["actions"], 1):
+        lines.append(f"  {i}. {a}")
+    for f in report["findings"]:
+        if f["severity"] == "ok":
+            continue
+        lines.append(f"[{f['severity']}] {f['title']}: {f['text']} (measured {f['figure_text']}; threshold {f['threshold']})")
+        if f.get("caption_note"):
+            lines.append(f"    {f['caption_note']}")
+    for s in report["skipped"]:
+        lines.append(f"skipped {s['name']}: {s['reason']}")
+    return "\n".join(lines)
+
+

@@ -1,0 +1,195 @@
+"""The only module of TI Lab that touches the host (AUTOMATIC1111 WebUI ``modules.*``).
+
+Everything here imports ``modules.*`` inside functions, so the rest of ``lib_ti``
+(and the tests) import this file without a host. ``scripts/tilab.py`` calls
+:func:`register` at the host's script-loading time. Each area keeps its host calls
+in its own section below.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+# --- foundation -----------------------------------------------------------------------------
+
+
+def register() -> None:
+    """Register TI Lab's tab, settings and HTTP routes with the host (called from ``scripts/tilab.py``)."""
+    from modules import script_callbacks
+
+    script_callbacks.on_ui_tabs(ui_tabs)
+    script_callbacks.on_ui_settings(register_settings)
+    script_callbacks.on_app_started(on_app_started)
+
+
+def host_settings():
+    """TI Lab's settings as a live view over the host's ``shared.opts``."""
+    from modules import shared
+
+    from .settings import Settings
+
+    return Settings(values=shared.opts.data)
+
+
+def host_cmd_flags() -> dict:
+    from modules import shared
+
+    opts = shared.cmd_opts
+    return {name: getattr(opts, name, None) for name in
+            ("listen", "share", "ngrok", "server_name", "enable_insecure_extension_access")}
+
+
+def host_data_dir() -> Path:
+    from modules import paths_internal
+
+    return Path(paths_internal.data_path)
+
+
+def current_guard():
+    """Folder guard under the host's current flags and settings.
+
+    Unrestricted when the host serves only this machine; when it is shared (``--listen``,
+    ``--share``, ``--ngrok``, ``--server-name`` without ``--enable-insecure-extension-access``,
+    the host's own rule for its Extensions tab) only the data folder and the folders listed
+    in Settings → TI Lab are allowed.
+    """
+    from .paths import PathGuard, host_is_exposed, split_roots
+
+    if not host_is_exposed(host_cmd_flags()):
+        return PathGuard()
+    roots = [host_data_dir(), *split_roots(host_settings().get("tilab_allowed_roots"))]
+    return PathGuard.restricted_to(roots, "the WebUI is shared with other machines")
+
+
+def host_context():
+    """The :class:`~lib_ti.context.AppContext` for a UI build inside the host."""
+    from .context import AppContext
+    from .paths import LivePathGuard
+
+    ctx = AppContext(
+        in_host=True,
+        data_dir=host_data_dir() / "ti-lab",
+        guard=LivePathGuard(current_guard),
+        settings=host_settings(),
+    )
+    for field_name, factory in _CONTEXT_HOOKS.items():
+        value = factory()
+        if value is not None:
+            setattr(ctx, field_name, value)
+    return ctx
+
+
+#: AppContext field -> zero-argument function returning its host value (filled by the sections below).
+_CONTEXT_HOOKS: dict[str, Any] = {}
+
+
+def ui_tabs() -> list:
+    """``on_ui_tabs`` callback: a fresh Blocks on every UI build."""
+    from .ui.app import build_blocks
+
+    return [(build_blocks(host_context()), "TI Lab", "tilab")]
+
+
+def register_settings() -> None:
+    """``on_ui_settings`` callback: the "TI Lab" section (floats and choices get explicit components)."""
+    import gradio as gr
+    from modules import shared
+
+    from .settings import SECTION, SPECS
+
+    for spec in SPECS:
+        component: Optional[Any] = None
+        component_args: Optional[dict] = None
+        if spec.kind == "float" or (spec.kind == "int" and spec.minimum is not None):
+            component = gr.Slider
+            component_args = {"minimum": spec.minimum, "maximum": spec.maximum, "step": spec.step}
+        elif spec.kind == "choice":
+            component = gr.Radio
+            component_args = {"choices": list(spec.choices)}
+        elif spec.kind == "text" and spec.key == "tilab_allowed_roots":
+            component = gr.Textbox
+            component_args = {"lines": 3}
+        info = shared.OptionInfo(spec.default, spec.label, component=component, component_args=component_args,
+                                 section=SECTION, category_id="training")
+        if spec.info:
+            info = info.info(spec.info)
+        shared.opts.add_option(spec.key, info)
+
+
+def on_app_started(demo: Any, app: Any) -> None:  # noqa: ARG001 - host callback signature
+    """``on_app_started`` callback: the small API the prompt-box presets call."""
+    from .api import add_routes
+
+    add_routes(app, host_settings)
+
+
+# --- model & embeddings ---------------------------------------------------------------------
+
+
+def host_sd_backend():
+    """:class:`~lib_ti.sd.backend.SDBackend` over the host's loaded model (``shared.sd_model``, SD1/SD2 only).
+
+    The backend reads the raw ldm text encoder from the host's wrapper (``cond_stage_model.wrapped``), the
+    host's ``comma_padding_backtrack`` setting, and stamps the loaded checkpoint's short hash and model name
+    into saved embeddings, as the host's trainer does.
+    """
+    from modules import shared
+
+    from .sd.backend import SDBackend
+
+    model = shared.sd_model
+    if model is None:
+        raise ValueError("No Stable Diffusion checkpoint is loaded in the WebUI.")
+    if getattr(model, "is_sdxl", False) or getattr(model, "is_sd3", False):
+        raise ValueError("The loaded checkpoint is SDXL/SD3; TI Lab trains embeddings for SD 1.x and 2.x models.")
+
+    def info():
+        ci = getattr(model, "sd_checkpoint_info", None)
+        if ci is None:
+            return None, None
+        if not ci.shorthash and hasattr(ci, "calculate_shorthash"):
+            ci.calculate_shorthash()
+        return ci.shorthash, ci.model_name
+
+    backtrack = int(getattr(shared.opts, "comma_padding_backtrack", 20))
+    return SDBackend(model, comma_padding_backtrack=backtrack, info=info)
+
+
+def host_prompt_options() -> dict:
+    """The host's current conditioning settings: ``clip_skip`` (Clip skip) and ``emphasis`` mode."""
+    from modules import shared
+
+    return {"clip_skip": int(getattr(shared.opts, "CLIP_stop_at_last_layers", 1)),
+            "emphasis": str(getattr(shared.opts, "emphasis", "Original"))}
+
+
+def host_embeddings_dir() -> Path:
+    """The host's embeddings folder (``--embeddings-dir``, default ``<data-dir>/embeddings``)."""
+    from modules import shared
+
+    return Path(shared.cmd_opts.embeddings_dir)
+
+
+def register_saved_embedding(path: Path) -> str:
+    """Make a just-written embedding usable in txt2img at once; returns its name.
+
+    Force-reloads the host's embedding database (a plain reload only looks at folder mtimes and misses files
+    overwritten in place); a file outside the host's embedding folders is then registered on its own (adding
+    its folder would also load every checkpoint copy beside it).
+    """
+    from modules import sd_hijack
+
+    path = Path(path).resolve()
+    db = sd_hijack.model_hijack.embedding_db
+    db.load_textual_inversion_embeddings(force_reload=True)
+    inside = any(Path(d).resolve() in path.parents for d in db.embedding_dirs)
+    if not inside:
+        db.load_from_file(str(path), path.name)
+    name = path.stem
+    if name in db.skipped_embeddings:
+        raise ValueError(f"{path.name}: the WebUI skipped it: its width does not match the loaded checkpoint "
+                         f"(expects {db.expected_shape}).")
+    if name not in db.word_embeddings:
+        raise ValueError(f"{path.name}: the WebUI did not load it (see the WebUI console for the reason).")
+    return name

@@ -1,0 +1,98 @@
+"""Server-path guard for folders typed into the UI.
+
+Folders typed into a text box are paths on the *server*. When the host is
+reachable by others (``--listen``, ``--share``, ``--server-name`` ... without
+``--enable-insecure-extension-access``) TI Lab reads and writes only under
+allowed roots and refuses anything else with a message that names the path.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Optional, Sequence
+
+
+class PathRefused(ValueError):
+    """A path outside the allowed roots, or one that does not exist when it must."""
+
+
+def split_roots(text: str) -> list[str]:
+    """Parse the settings field: one root per line, or separated by ``;`` or ``,`` (``os.pathsep`` too)."""
+    parts: list[str] = []
+    for line in text.replace(";", "\n").replace(",", "\n").replace(os.pathsep, "\n").splitlines():
+        line = line.strip()
+        if line:
+            parts.append(line)
+    return parts
+
+
+@dataclass
+class PathGuard:
+    """Resolves user-typed paths; ``roots=None`` means unrestricted (local, single-user use)."""
+
+    roots: Optional[Sequence[Path]] = None
+    reason: str = ""
+    _resolved: list[Path] = field(default_factory=list, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.roots is not None:
+            self._resolved = [Path(os.path.expanduser(str(r))).resolve() for r in self.roots]
+
+    @property
+    def restricted(self) -> bool:
+        return self.roots is not None
+
+    @classmethod
+    def restricted_to(cls, roots: Iterable[os.PathLike | str], reason: str = "") -> "PathGuard":
+        return cls(roots=[Path(r) for r in roots], reason=reason)
+
+    def check(self, text: str | os.PathLike, *, must_exist: bool = False, kind: str = "folder") -> Path:
+        """Return the resolved path or raise :class:`PathRefused` with a message naming it."""
+        raw = str(text).strip()
+        if not raw:
+            raise PathRefused(f"No {kind} given.")
+        path = Path(os.path.expanduser(raw)).resolve()
+        if self.roots is not None:
+            if not any(path == root or root in path.parents for root in self._resolved):
+                allowed = ", ".join(str(r) for r in self._resolved) or "(none configured)"
+                why = f" ({self.reason})" if self.reason else ""
+                raise PathRefused(
+                    f"Refused {kind} '{raw}': outside the allowed folders{why}. "
+                    f"Allowed: {allowed}. Add a folder in Settings → TI Lab → allowed folders."
+                )
+        if must_exist and not path.exists():
+            raise PathRefused(f"The {kind} '{raw}' does not exist.")
+        return path
+
+
+def host_is_exposed(argv_flags: dict) -> bool:
+    """Whether the host listens to others without having opted in to extension access.
+
+    ``argv_flags`` holds the host's command-line options (``listen``, ``share``, ``ngrok``,
+    ``server_name``, ``enable_insecure_extension_access``) - the same rule the host uses to
+    lock its own Extensions tab.
+    """
+    exposed = bool(
+        argv_flags.get("listen")
+        or argv_flags.get("share")
+        or argv_flags.get("ngrok")
+        or argv_flags.get("server_name")
+    )
+    return exposed and not argv_flags.get("enable_insecure_extension_access")
+
+
+class LivePathGuard(PathGuard):
+    """A guard rebuilt on every check, for rules that change at runtime (allowed folders edited in settings)."""
+
+    def __init__(self, provider: "Callable[[], PathGuard]") -> None:
+        super().__init__(roots=None)
+        self._provider = provider
+
+    @property
+    def restricted(self) -> bool:  # type: ignore[override]
+        return self._provider().restricted
+
+    def check(self, text: str | os.PathLike, *, must_exist: bool = False, kind: str = "folder") -> Path:
+        return self._provider().check(text, must_exist=must_exist, kind=kind)

@@ -1,0 +1,12 @@
+"""Model side of TI Lab: one backend over the ``ldm`` LatentDiffusion the host runs.
+
+Modules:
+    loader       build a LatentDiffusion from a checkpoint file (standalone runs)
+    backend      :class:`~lib_ti.sd.backend.SDBackend`, the only object the training loop talks to
+    conditioning the host's prompt → conditioning rules (chunks, embeddings, emphasis), reproduced
+    embeddings   create / save / load / scale embeddings in every format the host reads
+    inspect      norms and nearest vocabulary tokens of an embedding, as plain data
+    testkit      tiny random SD1/SD2 models and checkpoints for tests and benchmarks (offline)
+
+Nothing here imports the host; importing this package does not import torch.
+"""

@@ -1,0 +1,1 @@
+"""Gradio builders for TI Lab's tabs. Thin: every callback calls a core function."""

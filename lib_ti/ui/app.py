@@ -1,0 +1,49 @@
+"""Assemble TI Lab's sub-tabs into one Blocks, for the host tab and the standalone app.
+
+Each tab module exposes ``build(ctx)`` and is called inside a ``gr.Tab``. The host
+calls :func:`build_blocks` on every UI build (fresh Blocks each time).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from ..context import AppContext
+
+#: (title, module, elem_id suffix) in the order a user works: check, caption, plan, train, use.
+TABS: tuple[tuple[str, str, str], ...] = (
+    ("Captions", "lib_ti.ui.captions_tab", "captions"),
+    ("Schedule", "lib_ti.ui.schedule_tab", "schedule"),
+    ("Emphasis", "lib_ti.ui.emphasis_tab", "emphasis"),
+)
+
+ROOT_ELEM_ID = "tilab"
+
+
+def build_tabs(ctx: AppContext) -> None:
+    """Create the sub-tabs inside the current Blocks context."""
+    import gradio as gr
+
+    with gr.Tabs(elem_id=f"{ROOT_ELEM_ID}_tabs"):
+        for title, module, suffix in TABS:
+            with gr.Tab(title, elem_id=f"{ROOT_ELEM_ID}_{suffix}_tab"):
+                importlib.import_module(module).build(ctx)
+
+
+def build_blocks(ctx: AppContext, *, standalone: bool = False) -> Any:
+    """A Blocks holding all TI Lab tabs; standalone adds a title and a txt2img-shaped prompt box."""
+    import gradio as gr
+
+    from .compat import LOAD_SCRIPT_JS, blocks_kwargs, js_kwarg
+
+    with gr.Blocks(**blocks_kwargs(standalone)) as blocks:
+        if standalone:
+            from . import standalone_page
+
+            standalone_page.header(ctx)
+        build_tabs(ctx)
+        if standalone:
+            # The host puts javascript/*.js in <head>; standalone, load the same bundle once the page is up.
+            blocks.load(None, None, None, **js_kwarg(LOAD_SCRIPT_JS))
+    return blocks

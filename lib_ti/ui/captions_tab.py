@@ -1,0 +1,418 @@
+"""Captions sub-tab: a gallery beside a caption editor, bulk edits with preview and undo, BLIP.
+
+Thin: every callback is a line or two over :mod:`lib_ti.captions` (the session does the saving,
+the edits module the editing). The ``render_*`` functions turn core results into HTML and never
+raise, so the tab shows every problem as a message. Keyboard navigation
+(``javascript/tilab_captions.js``) only clicks the Previous/Next buttons.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from ..captions import edits, filters, stats, tokens
+from ..captions.session import CaptionSession
+from ..captions.sidecar import CaptionError, ConflictError
+from ..captions.thumbs import thumbnail
+from ..context import AppContext
+from ..paths import PathRefused
+
+PAGE = 40
+JOB = "captions"
+_FILTER_BY_LABEL = {label: kind for kind, label in filters.FILTERS.items()}
+_OP_BY_LABEL = {label: kind for kind, label in edits.OPERATIONS.items()}
+SCOPES = ("All images", "Only the filtered images")
+EXISTING = ("ignore", "keep", "prepend", "append")
+
+CSS = """
+<style>
+#tilab_captions_tab .tilab-cap-most { background: rgba(230, 126, 34, .25); font-weight: 600; }
+#tilab_captions_tab .tilab-cap-freq td, #tilab_captions_tab .tilab-cap-freq th { padding: 1px 8px; }
+#tilab_captions_tab .tilab-cap-chunk { border: 1px dashed #888; border-radius: 4px; padding: 2px 6px; margin: 2px 0;
+  font-family: monospace; font-size: 0.85em; }
+#tilab_captions_tab .tilab-cap-chunk.over { border-color: #c0392b; }
+#tilab_captions_tab .tilab-cap-boundary { color: #c0392b; font-weight: 700; }
+#tilab_captions_tab del { background: rgba(192, 57, 43, .25); }
+#tilab_captions_tab ins { background: rgba(39, 174, 96, .3); text-decoration: none; }
+#tilab_captions_tab .tilab-cap-preview td { padding: 2px 8px; vertical-align: top; }
+#tilab_captions_tab .tilab-cap-conflict { color: #c0392b; font-weight: 600; }
+#tilab_captions_tab .tilab-cap-ok { color: #27ae60; }
+</style>
+"""
+
+
+# --- rendering (pure; tested without a browser) ----------------------------------------------------
+
+
+def _esc(text: Any) -> str:
+    return html.escape(str(text))
+
+
+def render_tokens(text: str, budget: int = tokens.CHUNK) -> str:
+    """Token count with the host's chunk boundary: one box per 75-token chunk."""
+    if not tokens.ready():
+        tokens.warm_up_in_background()
+        return "<p>Token counter loading…</p>"
+    tc = tokens.count_tokens(text or "")
+    head = f"<b>{tc.label()}</b> CLIP tokens"
+    if tc.over_first_chunk:
+        head += (f' <span class="tilab-cap-boundary">· {len(tc.chunks)} chunks: the text after the boundary is '
+                 "encoded separately</span>")
+    if tc.parse_error:
+        head += f" <i>(emphasis not parsed: {_esc(tc.parse_error)}; counted as plain text)</i>"
+    if not tc.over_first_chunk:
+        return f"<p>{head}</p>"
+    boxes = "".join(
+        f'<div class="tilab-cap-chunk{" over" if i else ""}">chunk {i + 1} ({len(c)}): {_esc(t)}</div>'
+        for i, (c, t) in enumerate(zip(tc.chunks, tc.chunk_texts()))
+    )
+    return f"<p>{head}</p>{boxes}"
+
+
+def render_preview(changes: Sequence[edits.Change], limit: int = 200) -> str:
+    if not changes:
+        return "<p>No caption would change.</p>"
+    rows = "".join(f"<tr><td>{_esc(c.key)}</td><td>{edits.diff_html(c.before, c.after)}</td></tr>"
+                   for c in changes[:limit])
+    more = f"<p>… and {len(changes) - limit} more.</p>" if len(changes) > limit else ""
+    return (f"<p>{len(changes)} caption(s) will change:</p><table class='tilab-cap-preview'>{rows}</table>{more}")
+
+
+def render_stats(st: stats.CaptionStats) -> str:
+    """Frequency table (phrases in most captions highlighted) and the dataset's unnamed shared attributes."""
+    if st.total == 0:
+        return "<p>No images loaded.</p>"
+    out = [f"<p>{st.captioned} of {st.total} images have a caption. Highlighted phrases are in most captions: "
+           "what every caption names, the embedding does not learn.</p>"]
+    if st.rows:
+        most = ' class="tilab-cap-most"'
+        rows = "".join(
+            f"<tr{most if r.in_most else ''}><td>{_esc(r.phrase)}</td>"
+            f"<td>{r.captions}</td><td>{r.share:.0%}</td></tr>" for r in st.rows)
+        out.append("<table class='tilab-cap-freq'><thead><tr><th>phrase</th><th>captions</th><th>share</th></tr>"
+                   f"</thead><tbody>{rows}</tbody></table>")
+    if st.unnamed:
+        items = "".join(
+            f"<li class='tilab-cap-most'><b>{_esc(u.description)}</b> ({_esc(u.kind)}; "
+            f"e.g. “{_esc(', '.join(u.terms[:3]))}”) in {len(u.images) or 'all'} image(s)</li>" for u in st.unnamed)
+        out.append("<p><b>Shared by the images but named in no caption</b> (the embedding will learn these; "
+                   "name them in the captions, or vary them in the photos). "
+                   "<a href='#' data-tilab-goto='Dataset'>Open the Dataset tab's findings</a></p>"
+                   f"<ul>{items}</ul>")
+    return "".join(out)
+
+
+def gallery_page(session: CaptionSession, page: int, cache_dir: Path) -> tuple[list[tuple[str, str]], str, list[str]]:
+    """Items of one gallery page (thumbnails made now, cached), its label, and unreadable-image messages."""
+    pages = max(1, -(-len(session.view) // PAGE))
+    page = max(0, min(page, pages - 1))
+    items, problems = [], []
+    for i in session.view[page * PAGE:(page + 1) * PAGE]:
+        sc = session.items[i]
+        try:
+            thumb = str(thumbnail(sc.image, cache_dir))
+        except (OSError, ValueError) as exc:
+            problems.append(f"{sc.image.name}: cannot be read as an image ({exc}).")
+            continue
+        items.append((thumb, sc.image.name + ("" if sc.has_caption else " · no caption")))
+    return items, f"Page {page + 1} of {pages} · {len(session.view)} shown", problems
+
+
+# --- handlers (one-liners over the core, errors shown in the tab) ------------------------------------
+
+
+def _message(text: str, kind: str = "") -> str:
+    if not text:
+        return ""
+    cls = {"error": "tilab-error", "conflict": "tilab-cap-conflict", "ok": "tilab-cap-ok"}.get(kind, "")
+    return f"<div class='{cls}'>{_esc(text)}</div>"
+
+
+def _editor_outputs(session: Optional[CaptionSession]) -> tuple[Any, str, str]:
+    sc = session.current() if session else None
+    if sc is None:
+        return None, "", ""
+    pos = session.position_in_view()
+    where = f"{pos + 1} of {len(session.view)}" if pos >= 0 else "not in the filter"
+    name = f"**{sc.image.name}** · {where} · `{sc.path.name}`"
+    if sc.error:
+        name += f" · ⚠ {sc.error}"
+    elif sc.exists and sc.encoding != "utf-8":
+        name += f" · {sc.encoding}"
+    return str(sc.image), name, sc.text
+
+
+def build(ctx: AppContext) -> None:
+    import gradio as gr
+
+    from . import jobs_ui
+    from .compat import update
+
+    cache_dir = ctx.data_dir / "cache" / "caption-thumbs"
+    tokens.warm_up_in_background()
+    session_state = gr.State(None)
+    page_state = gr.State(0)
+
+    gr.HTML(CSS + "<p>Review captions beside their images. What a caption names is what the embedding does "
+            "<i>not</i> learn: describe what changes between photos, not the concept itself.</p>")
+    with gr.Row():
+        folder = gr.Textbox(label="Folder of images (captions are the .txt files beside them)",
+                            elem_id="tilab_captions_folder", scale=5)
+        load_btn = gr.Button("Load", elem_id="tilab_captions_load", variant="primary", scale=1)
+    status = gr.HTML(elem_id="tilab_captions_status")
+    with gr.Row():
+        with gr.Column(scale=3):
+            with gr.Row():
+                filter_kind = gr.Dropdown(list(_FILTER_BY_LABEL), value=filters.FILTERS["all"], label="Show",
+                                          elem_id="tilab_captions_filter")
+                filter_arg = gr.Textbox(label="Word (or token budget)", elem_id="tilab_captions_filter_arg")
+                filter_btn = gr.Button("Apply filter", elem_id="tilab_captions_filter_apply")
+            gallery = gr.Gallery(label="Images", elem_id="tilab_captions_gallery", columns=6, height=420,
+                                 allow_preview=False, object_fit="cover")
+            with gr.Row():
+                page_prev = gr.Button("◀ Page", elem_id="tilab_captions_page_prev", size="sm")
+                page_label = gr.Markdown(elem_id="tilab_captions_page_label")
+                page_next = gr.Button("Page ▶", elem_id="tilab_captions_page_next", size="sm")
+        with gr.Column(scale=2):
+            image = gr.Image(label="Image", type="filepath", interactive=False, height=300,
+                             elem_id="tilab_captions_image")
+            name = gr.Markdown(elem_id="tilab_captions_name")
+            editor = gr.Textbox(label="Caption (saved when you leave the box or move to another image)", lines=4,
+                                elem_id="tilab_captions_editor")
+            token_html = gr.HTML(elem_id="tilab_captions_tokens")
+            with gr.Row():
+                prev_btn = gr.Button("◀ Previous", elem_id="tilab_captions_prev")
+                next_btn = gr.Button("Next ▶", elem_id="tilab_captions_next")
+            save_status = gr.HTML(elem_id="tilab_captions_save_status")
+            with gr.Row():
+                reload_btn = gr.Button("Reload from disk", elem_id="tilab_captions_reload", size="sm")
+                overwrite_btn = gr.Button("Overwrite with my text", elem_id="tilab_captions_overwrite", size="sm")
+    with gr.Accordion("Bulk edit", open=True, elem_id="tilab_captions_bulk"):
+        with gr.Row():
+            op = gr.Dropdown(list(_OP_BY_LABEL), value=edits.OPERATIONS["replace"], label="Edit",
+                             elem_id="tilab_captions_op")
+            arg_a = gr.Textbox(label="Find / text / tag / old tag", elem_id="tilab_captions_arg_a")
+            arg_b = gr.Textbox(label="Replace with / new tag", elem_id="tilab_captions_arg_b")
+            sep = gr.Textbox(label="Separator (prepend/append)", value=", ", elem_id="tilab_captions_sep")
+        with gr.Row():
+            regex = gr.Checkbox(label="Regular expression", elem_id="tilab_captions_regex")
+            ignore_case = gr.Checkbox(label="Ignore case", elem_id="tilab_captions_ignore_case")
+            keep_first = gr.Number(label="Sort: keep first N tags", value=0, precision=0,
+                                   elem_id="tilab_captions_keep_first")
+            scope = gr.Radio(list(SCOPES), value=SCOPES[0], label="Apply to", elem_id="tilab_captions_scope")
+        with gr.Row():
+            preview_btn = gr.Button("Preview", elem_id="tilab_captions_preview")
+            apply_btn = gr.Button("Apply", variant="primary", elem_id="tilab_captions_apply")
+            undo_btn = gr.Button("Undo last bulk edit", elem_id="tilab_captions_undo")
+        bulk_html = gr.HTML(elem_id="tilab_captions_bulk_result")
+    with gr.Accordion("Word and phrase frequencies", open=False, elem_id="tilab_captions_freq"):
+        stats_btn = gr.Button("Refresh", elem_id="tilab_captions_stats_refresh", size="sm")
+        stats_html = gr.HTML(elem_id="tilab_captions_stats")
+    with gr.Accordion("Caption with BLIP", open=False, elem_id="tilab_captions_blip"):
+        with gr.Row():
+            model = gr.Textbox(label="Model folder or id (empty: the host's BLIP inside the WebUI, else the setting)",
+                               elem_id="tilab_captions_model")
+            existing = gr.Radio(list(EXISTING), value="ignore", label="Existing caption",
+                                elem_id="tilab_captions_existing")
+        with gr.Row():
+            caption_btn = gr.Button("Caption with BLIP", variant="primary", elem_id="tilab_captions_blip_run")
+            stop_btn = gr.Button("Stop", elem_id="tilab_captions_blip_stop")
+        blip_html = gr.HTML(elem_id="tilab_captions_blip_status")
+
+    # The key of the image whose caption is in the editor travels with the editor's text from the browser,
+    # so a save racing a move (blur and click fire together) always writes to the right file.
+    shown_key = gr.Textbox(visible=False, elem_id="tilab_captions_key")
+    nav_outputs = [image, name, editor, token_html, save_status, gallery, page_label, page_state, shown_key]
+
+    def show(session: Optional[CaptionSession], page: int, message: str = "", kind: str = "",
+             refresh_gallery: bool = False) -> list:
+        img, label, text = _editor_outputs(session)
+        gal, plabel = update(), update()
+        if session is not None:
+            pos = max(session.position_in_view(), 0)
+            want = pos // PAGE
+            if refresh_gallery or want != page:
+                items, plabel, problems = gallery_page(session, want, cache_dir)
+                gal, page = items, want
+                if problems:
+                    message, kind = " ".join([message, *problems]).strip(), "error"
+        sc = session.current() if session is not None else None
+        return [img, label, text, render_tokens(text), _message(message, kind), gal, plabel, page,
+                sc.image.name if sc else ""]
+
+    def on_load(folder_text: str):
+        t0 = time.perf_counter()
+        try:
+            session = CaptionSession.open(ctx.guard.check(folder_text, must_exist=True, kind="folder"))
+        except (PathRefused, CaptionError, OSError) as exc:
+            return [None, _message(str(exc), "error"), *show(None, 0)]
+        out = show(session, -1, refresh_gallery=True)
+        took = time.perf_counter() - t0
+        captioned = sum(1 for sc in session.items if sc.has_caption)
+        problems = session.problems()
+        msg = (f"{len(session)} images, {captioned} with a caption ({took:.2f} s)."
+               + (" " + " ".join(problems[:20]) + (" …" if len(problems) > 20 else "") if problems else ""))
+        return [session, _message(msg, "error" if problems else "ok"), *out]
+
+    load_btn.click(on_load, [folder], [session_state, status, *nav_outputs], queue=False)
+    folder.submit(on_load, [folder], [session_state, status, *nav_outputs], queue=False)
+
+    def save_then(session: Optional[CaptionSession], page: int, key: str, text: str, move) -> list:
+        """Save the editor's text to the image it belongs to, then move (unless the save was refused)."""
+        if session is None or session.current() is None:
+            return show(None, page, "Load a folder first.", "error")
+        try:
+            msg = session.save_key(key, text)
+        except ConflictError as exc:
+            return [*[update()] * 4, _message(str(exc), "conflict"), update(), update(), page, key]
+        except CaptionError as exc:
+            return [*[update()] * 4, _message(str(exc), "error"), update(), update(), page, key]
+        try:
+            move(session)
+        except CaptionError as exc:
+            return show(session, page, str(exc), "error")
+        return show(session, page, msg, "ok")
+
+    def on_blur(session, key, text):
+        if session is None or not key:
+            return ""
+        try:
+            return _message(session.save_key(key, text), "ok")
+        except ConflictError as exc:
+            return _message(str(exc), "conflict")
+        except CaptionError as exc:
+            return _message(str(exc), "error")
+
+    editor.blur(on_blur, [session_state, shown_key, editor], [save_status], queue=False)
+    editor.change(render_tokens, [editor], [token_html], queue=False)
+    nav_inputs = [session_state, page_state, shown_key, editor]
+    prev_btn.click(lambda s, p, k, t: save_then(s, p, k, t, lambda ss: ss.step(-1)), nav_inputs, nav_outputs,
+                   queue=False)
+    next_btn.click(lambda s, p, k, t: save_then(s, p, k, t, lambda ss: ss.step(1)), nav_inputs, nav_outputs,
+                   queue=False)
+    page_prev.click(lambda s, p, k, t: save_then(s, p, k, t, lambda ss: ss.select_in_view((p - 1) * PAGE)),
+                    nav_inputs, nav_outputs, queue=False)
+    page_next.click(lambda s, p, k, t: save_then(s, p, k, t, lambda ss: ss.select_in_view((p + 1) * PAGE)),
+                    nav_inputs, nav_outputs, queue=False)
+
+    def on_select(session, page, key, text, evt):
+        return save_then(session, page, key, text, lambda ss: ss.select_in_view(page * PAGE + evt.index))
+
+    on_select.__annotations__ = {"evt": gr.SelectData}  # a real class: gradio reads it to pass the event
+
+    gallery.select(on_select, nav_inputs, nav_outputs, queue=False)
+
+    def on_reload(session, page):
+        if session is None or session.current() is None:
+            return show(None, page)
+        session.reload(session.index)
+        return show(session, page, "Reloaded from disk.", "ok")
+
+    def on_overwrite(session, page, key, text):
+        if session is None or session.current() is None:
+            return show(None, page)
+        try:
+            session.save_key(key, text, force=True)
+        except CaptionError as exc:
+            return show(session, page, str(exc), "error")
+        return show(session, page, f"Overwrote {session.current().name}.", "ok")
+
+    reload_btn.click(on_reload, [session_state, page_state], nav_outputs, queue=False)
+    overwrite_btn.click(on_overwrite, nav_inputs, nav_outputs, queue=False)
+
+    def on_filter(session, page, key, text, label, arg):
+        if session is None:
+            return show(None, page, "Load a folder first.", "error")
+        kind = _FILTER_BY_LABEL.get(label, "all")
+        try:
+            budget = int(arg) if kind == "over_budget" and str(arg).strip() else tokens.CHUNK
+            session.save_key(key, text)
+            n = session.set_filter(kind, arg, budget)
+        except (CaptionError, ValueError) as exc:
+            return show(session, page, str(exc), "error")
+        return show(session, page, f"{n} image(s) shown.", "ok", refresh_gallery=True)
+
+    filter_btn.click(on_filter, [*nav_inputs, filter_kind, filter_arg], nav_outputs,
+                     queue=False)
+
+    def operation(op_label, a, b, rx, ic, sp, kf):
+        return edits.make_operation(_OP_BY_LABEL.get(op_label, "replace"), a or "", b or "", regex=bool(rx),
+                                    ignore_case=bool(ic), sep=sp if sp is not None else ", ", number=int(kf or 0))
+
+    op_inputs = [op, arg_a, arg_b, regex, ignore_case, sep, keep_first, scope]
+
+    def on_preview(session, key, text, *fields):
+        if session is None:
+            return _message("Load a folder first.", "error")
+        try:
+            session.save_key(key, text)
+            return render_preview(session.preview(operation(*fields[:-1]), fields[-1] == SCOPES[1]))
+        except (CaptionError, ValueError) as exc:
+            return _message(str(exc), "error")
+
+    preview_btn.click(on_preview, [session_state, shown_key, editor, *op_inputs], [bulk_html], queue=False)
+
+    def on_apply(session, page, key, text, *fields):
+        if session is None:
+            return [_message("Load a folder first.", "error"), *show(None, page)]
+        try:
+            session.save_key(key, text)
+            changes, result = session.apply(operation(*fields[:-1]), fields[-1] == SCOPES[1])
+        except (CaptionError, ValueError) as exc:
+            return [_message(str(exc), "error"), *show(session, page)]
+        summary = _message(result.message(), "error" if result.refused else "ok")
+        done = set(result.written)
+        return [summary + render_preview([c for c in changes if c.key in done]),
+                *show(session, page, refresh_gallery=True)]
+
+    apply_btn.click(on_apply, [*nav_inputs, *op_inputs], [bulk_html, *nav_outputs],
+                    queue=False)
+
+    def on_undo(session, page):
+        if session is None:
+            return [_message("Load a folder first.", "error"), *show(None, page)]
+        try:
+            result = session.undo()
+        except CaptionError as exc:
+            return [_message(str(exc), "error"), *show(session, page)]
+        return [_message(result.message("Restored"), "error" if result.refused else "ok"),
+                *show(session, page, refresh_gallery=True)]
+
+    undo_btn.click(on_undo, [session_state, page_state], [bulk_html, *nav_outputs], queue=False)
+
+    def on_stats(session):
+        if session is None:
+            return _message("Load a folder first.", "error")
+        report = None
+        try:
+            from ..dataset.store import load_last_report
+
+            report = load_last_report(ctx.data_dir, session.folder)
+        except ImportError:
+            pass
+        return render_stats(stats.caption_stats(session.captions(), report))
+
+    stats_btn.click(on_stats, [session_state], [stats_html], queue=False)
+
+    def on_caption(session, page, model_text, action, progress=gr.Progress()):
+        if session is None:
+            return [_message("Load a folder first.", "error"), *show(None, page)]
+        from ..captions.captioner import caption_images, captioner_for
+
+        job = jobs_ui.start(ctx, JOB, progress)
+        try:
+            images = [session.items[i].image for i in session.view]
+            result = caption_images(images, captioner_for(ctx, model_text or ""), action, job=job,
+                                    on_written=lambda path, _text: session.refresh(path))
+        except (CaptionError, ValueError, OSError) as exc:
+            return [_message(str(exc), "error"), *show(session, page)]
+        finally:
+            jobs_ui.finish(JOB, job)
+        return [_message(result.message(), "error" if result.errors else "ok"),
+                *show(session, page, refresh_gallery=True)]
+
+    caption_btn.click(on_caption, [session_state, page_state, model, existing], [blip_html, *nav_outputs])
+    stop_btn.click(lambda: _message(jobs_ui.interrupt(JOB)), None, [blip_html], queue=False)

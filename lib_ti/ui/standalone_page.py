@@ -1,0 +1,24 @@
+"""Top of the standalone page: title, data folder, and a prompt box shaped like the host's txt2img box.
+
+The prompt box has the host's ``txt2img_prompt`` id and structure so the prompt-box
+presets (``javascript/tilab_emphasis.js``) behave - and are tested - exactly as in the host.
+"""
+
+from __future__ import annotations
+
+from ..context import AppContext
+
+
+def header(ctx: AppContext) -> None:
+    import gradio as gr
+
+    gr.Markdown(
+        "## TI Lab\nTeach Stable Diffusion your concept with Textual Inversion. "
+        f"Data folder: `{ctx.data_dir}`" + ("" if not ctx.guard.restricted else " · folders restricted to allowed roots")
+    )
+    with gr.Row(elem_id="txt2img_toprow"):
+        gr.Textbox(
+            label="Prompt (scratch box; select a word and use the ⚖ presets or Alt+E, like in the host's txt2img)",
+            elem_id="txt2img_prompt", elem_classes=["prompt"], lines=2, interactive=True,
+            value="A (((oil painting))) of my_embedding by Leonardo da Vinci",
+        )

@@ -1,0 +1,203 @@
+"""Real photos (``/work/shared/datasets``) and sets built from them that are bad in one known way.
+
+Each builder writes a folder and returns it; ``check_of(name)`` runs the dataset check once
+per session and caches the report, so the tables below can ask many questions cheaply.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFilter
+
+DATASETS = Path("/work/shared/datasets")
+if not DATASETS.is_dir():  # the repository's sibling checkout
+    DATASETS = Path(__file__).resolve().parents[3] / "shared" / "datasets"
+
+VARIED = ("person", "dog", "backpack", "teapot", "grey_sloth_plushie")
+
+
+def real(name: str) -> Path:
+    p = DATASETS / name
+    if not p.is_dir():
+        pytest.fail(f"real photo set missing: {p} (the shared/ folder beside the repo)")
+    return p
+
+
+def _open(path: Path) -> Image.Image:
+    return Image.open(path).convert("RGB")
+
+
+def _face(img: Image.Image):
+    from lib_ti.dataset.faces import main_face
+
+    return main_face(np.asarray(img.convert("L")))
+
+
+def _crop_around(img: Image.Image, box, scale: float) -> Image.Image:
+    w, h = img.size
+    cx, cy = (box.x + box.w / 2) * w, (box.y + box.h / 2) * h
+    side = min(max(box.w * w, box.h * h) * scale, w, h)
+    x0 = min(max(0, cx - side / 2), w - side)
+    y0 = min(max(0, cy - side / 2), h - side)
+    return img.crop((int(x0), int(y0), int(x0 + side), int(y0 + side))).resize((512, 512), Image.LANCZOS)
+
+
+def build_closeups(dst: Path) -> Path:
+    """All close-ups: the 4 detected selfies plus tight face crops of the half- and full-body shots."""
+    src = real("person")
+    for n in ("01", "02", "03", "04"):
+        _open(src / f"{n}.jpg").save(dst / f"{n}.jpg", quality=95)
+    for n in ("06", "07", "08"):
+        img = _open(src / f"{n}.jpg")
+        _crop_around(img, _face(img), 2.2).save(dst / f"{n}_crop.jpg", quality=95)
+    return dst
+
+
+def _paste_people(dst: Path, background: Image.Image) -> Path:
+    """Head-and-shoulders cut-outs of the person pasted at varied places on ONE background photo."""
+    src = real("person")
+    spots = [(0.08, 0.25), (0.45, 0.3), (0.2, 0.4), (0.5, 0.15), (0.3, 0.35), (0.1, 0.3)]
+    for k, n in enumerate(("01", "02", "03", "04", "06", "07")):
+        img = _open(src / f"{n}.jpg")
+        cut = _crop_around(img, _face(img), 2.0).resize((230, 230), Image.LANCZOS)
+        canvas = background.copy()
+        x, y = spots[k]
+        canvas.paste(cut, (int(x * 512), int(y * 512)))
+        canvas.save(dst / f"{n}.jpg", quality=92)
+    return dst
+
+
+def build_shared_background(dst: Path) -> Path:
+    """The person composited onto one outdoor photo (water and trees of the sloth set)."""
+    return _paste_people(dst, _open(real("grey_sloth_plushie") / "01.jpg").resize((512, 512)))
+
+
+def build_plain_background(dst: Path) -> Path:
+    """The person composited onto a plain light-grey studio wall (with a faint gradient, like a real wall)."""
+    ramp = np.linspace(205, 225, 512)[None, :, None] * np.ones((512, 1, 3))
+    return _paste_people(dst, Image.fromarray(ramp.astype(np.uint8)))
+
+
+def build_shared_background_objects(dst: Path) -> Path:
+    """Teapot, dog, backpack and sloth crops composited onto one background photo."""
+    bg = _open(real("backpack") / "04.jpg").resize((512, 512))
+    picks = [("teapot", "00"), ("dog", "00"), ("teapot", "04"), ("grey_sloth_plushie", "02"), ("dog", "01")]
+    for k, (s, n) in enumerate(picks):
+        img = _open(real(s) / f"{n}.jpg").resize((512, 512))
+        cut = img.crop((128, 128, 384, 384)).resize((200, 200))
+        canvas = bg.copy()
+        canvas.paste(cut, (60 + 40 * k, 150 + 20 * (k % 3)))
+        canvas.save(dst / f"{k:02d}.jpg", quality=92)
+    return dst
+
+
+def build_near_duplicates(dst: Path) -> Path:
+    """The varied teapot set plus a re-encoded, a resized and a slightly cropped copy."""
+    src = real("teapot")
+    for p in sorted(src.glob("*.jpg")):
+        _open(p).save(dst / p.name, quality=95)
+    a = _open(src / "00.jpg")
+    buf = io.BytesIO()
+    a.save(buf, "JPEG", quality=40)
+    (dst / "00_reencoded.jpg").write_bytes(buf.getvalue())
+    b = _open(src / "01.jpg")
+    b.resize((b.width * 6 // 10, b.height * 6 // 10), Image.BICUBIC).save(dst / "01_resized.png")
+    c = _open(src / "02.jpg")
+    m = c.width // 25
+    c.crop((m, m, c.width - m, c.height - m)).save(dst / "02_cropped.jpg", quality=90)
+    return dst
+
+
+def build_uniform_lighting(dst: Path) -> Path:
+    """The varied person set with every photo's colour histogram matched to one photo (one light)."""
+    from skimage.exposure import match_histograms
+
+    src = real("person")
+    ref = np.asarray(_open(src / "07.jpg"))
+    for p in sorted(src.glob("*.jpg")):
+        out = match_histograms(np.asarray(_open(p)), ref, channel_axis=-1)
+        Image.fromarray(np.clip(out, 0, 255).astype(np.uint8)).save(dst / p.name, quality=95)
+    return dst
+
+
+def build_same_clothing(dst: Path) -> Path:
+    """The person's photos with one blue T-shirt patch painted under every face."""
+    from lib_ti.dataset.features import clothing_box
+
+    src = real("person")
+    shirt = _open(src / "07.jpg").crop((200, 420, 330, 500))  # the blue T-shirt of 07
+    for n in ("01", "02", "03", "04", "06", "07", "08"):
+        img = _open(src / f"{n}.jpg")
+        box = clothing_box(_face(img))
+        x0, y0, x1, y1 = box.to_pixels(*img.size)
+        x0, y0 = max(0, x0 - 10), max(0, y0 - 10)
+        x1, y1 = min(img.width, x1 + 10), min(img.height, y1 + 10)
+        if x1 - x0 > 4 and y1 - y0 > 4:
+            img.paste(shirt.resize((x1 - x0, y1 - y0)), (x0, y0))
+        img.save(dst / f"{n}.jpg", quality=95)
+    return dst
+
+
+def build_blurry(dst: Path) -> Path:
+    """The teapot set, every photo blurred (as if out of focus)."""
+    for p in sorted(real("teapot").glob("*.jpg")):
+        _open(p).resize((512, 512)).filter(ImageFilter.GaussianBlur(4)).save(dst / p.name, quality=95)
+    return dst
+
+
+def build_small(dst: Path) -> Path:
+    """The teapot set at 256 px: below the 512 px training size."""
+    for p in sorted(real("teapot").glob("*.jpg")):
+        _open(p).resize((256, 256), Image.LANCZOS).save(dst / p.name, quality=95)
+    return dst
+
+
+BUILDERS: dict[str, Callable[[Path], Path]] = {
+    "closeups": build_closeups,
+    "shared_background": build_shared_background,
+    "plain_background": build_plain_background,
+    "shared_background_objects": build_shared_background_objects,
+    "near_duplicates": build_near_duplicates,
+    "uniform_lighting": build_uniform_lighting,
+    "same_clothing": build_same_clothing,
+    "blurry": build_blurry,
+    "small": build_small,
+}
+
+
+@pytest.fixture(scope="session")
+def real_dir() -> Callable[[str], Path]:
+    return real
+
+
+@pytest.fixture(scope="session")
+def dataset_folder(tmp_path_factory) -> Callable[[str], Path]:
+    made: dict[str, Path] = {}
+
+    def get(name: str) -> Path:
+        if name in VARIED:
+            return real(name)
+        if name not in made:
+            made[name] = BUILDERS[name](tmp_path_factory.mktemp(name))
+        return made[name]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def check_of(dataset_folder) -> Callable[[str], dict]:
+    from lib_ti.dataset.pipeline import check_folder
+
+    cache: dict[str, dict] = {}
+
+    def get(name: str) -> dict:
+        if name not in cache:
+            cache[name] = check_folder(dataset_folder(name)).report
+        return cache[name]
+
+    return get

@@ -1,0 +1,105 @@
+"""lib_ti.host against a stand-in for the host's modules (the real host run is in the README's notes).
+
+The stand-in records calls exactly where the host's API would receive them, so these
+tests pin what TI Lab asks of the host: a tab per UI build, a settings section whose
+floats carry an explicit component (the host raises "bad options item type" otherwise),
+and the HTTP routes.
+"""
+
+import sys
+import types
+
+import pytest
+
+from lib_ti.settings import SECTION, SPECS
+
+
+class _OptionInfo:
+    def __init__(self, default=None, label="", component=None, component_args=None, section=None, **kw):
+        self.default, self.label, self.component, self.component_args = default, label, component, component_args
+        self.section, self.kw, self.comment = section, kw, None
+
+    def info(self, text):
+        self.comment = text
+        return self
+
+
+@pytest.fixture
+def fake_host(monkeypatch, tmp_path):
+    calls = {"ui_tabs": [], "ui_settings": [], "app_started": []}
+    options = {}
+    modules = types.ModuleType("modules")
+    sc = types.ModuleType("modules.script_callbacks")
+    sc.on_ui_tabs = calls["ui_tabs"].append
+    sc.on_ui_settings = calls["ui_settings"].append
+    sc.on_app_started = calls["app_started"].append
+    shared = types.ModuleType("modules.shared")
+    shared.OptionInfo = _OptionInfo
+    shared.opts = types.SimpleNamespace(data={}, add_option=lambda k, info: options.__setitem__(k, info))
+    shared.cmd_opts = types.SimpleNamespace(listen=False, share=False, ngrok=None, server_name=None,
+                                            enable_insecure_extension_access=False)
+    paths_internal = types.ModuleType("modules.paths_internal")
+    paths_internal.data_path = str(tmp_path)
+    for name, mod in {"modules": modules, "modules.script_callbacks": sc, "modules.shared": shared,
+                      "modules.paths_internal": paths_internal}.items():
+        monkeypatch.setitem(sys.modules, name, mod)
+    modules.script_callbacks, modules.shared, modules.paths_internal = sc, shared, paths_internal
+    return types.SimpleNamespace(calls=calls, options=options, shared=shared, data=tmp_path)
+
+
+def test_register_hooks_the_three_callbacks(fake_host):
+    from lib_ti import host
+
+    host.register()
+    assert [len(v) for v in fake_host.calls.values()] == [1, 1, 1]
+
+
+def test_settings_section_components(fake_host):
+    import gradio as gr
+
+    from lib_ti import host
+
+    host.register_settings()
+    assert set(fake_host.options) == {s.key for s in SPECS}
+    for spec in SPECS:
+        info = fake_host.options[spec.key]
+        assert info.section == SECTION and isinstance(info.section, tuple)
+        if isinstance(spec.default, float):
+            assert info.component is gr.Slider, spec.key
+        if spec.kind == "choice":
+            assert info.component is gr.Radio and info.component_args["choices"] == list(spec.choices)
+
+
+def test_ui_tabs_builds_fresh_blocks_each_time(fake_host):
+    from lib_ti import host
+
+    first, second = host.ui_tabs(), host.ui_tabs()
+    assert first[0][1:] == ("TI Lab", "tilab")
+    assert first[0][0] is not second[0][0]
+
+
+def test_guard_follows_host_flags_and_settings(fake_host, tmp_path_factory):
+    from lib_ti import host
+    from lib_ti.paths import PathRefused
+
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    ctx = host.host_context()
+    assert ctx.guard.check(str(elsewhere))
+    fake_host.shared.cmd_opts.listen = True
+    with pytest.raises(PathRefused, match="shared with other machines"):
+        ctx.guard.check(str(elsewhere))
+    assert ctx.guard.check(str(fake_host.data / "x"))
+    fake_host.shared.opts.data["tilab_allowed_roots"] = str(elsewhere)
+    assert ctx.guard.check(str(elsewhere))
+
+
+def test_app_started_adds_routes(fake_host):
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from lib_ti import host
+
+    app = FastAPI()
+    fake_host.shared.opts.data["tilab_preset_weights"] = "0.7"
+    host.on_app_started(None, app)
+    assert TestClient(app).get("/tilab/api/settings").json()["weights"] == [0.7]
