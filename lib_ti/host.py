@@ -193,3 +193,61 @@ def register_saved_embedding(path: Path) -> str:
     if name not in db.word_embeddings:
         raise ValueError(f"{path.name}: the WebUI did not load it (see the WebUI console for the reason).")
     return name
+
+
+# --- captions -------------------------------------------------------------------------------
+
+#: TI Lab setting -> the host option its BLIP ``generate_caption`` reads.
+_BLIP_OPTION_FOR = {
+    "tilab_blip_num_beams": "interrogate_clip_num_beams",
+    "tilab_blip_min_length": "interrogate_clip_min_length",
+    "tilab_blip_max_length": "interrogate_clip_max_length",
+}
+
+
+class HostBlipCaptioner:
+    """The host's own BLIP (``shared.interrogator``) behind TI Lab's captioner interface.
+
+    ``generate_caption`` reads beams and lengths from the host's Interrogate options; for the
+    duration of each call they are set to TI Lab's BLIP settings and then restored (in memory
+    only; the host's config file is not touched), so the same settings apply in and out of the host.
+    """
+
+    def load(self) -> None:
+        from modules import devices, lowvram, shared
+
+        lowvram.send_everything_to_cpu()  # as the host's interrogate(): make room for BLIP
+        devices.torch_gc()
+        shared.interrogator.load()
+
+    def caption(self, image: Any) -> str:
+        from modules import shared
+
+        settings = host_settings()
+        data = shared.opts.data
+        missing = object()
+        saved = {opt: data.get(opt, missing) for opt in _BLIP_OPTION_FOR.values()}
+        try:
+            for key, opt in _BLIP_OPTION_FOR.items():
+                data[opt] = settings.get(key)
+            return shared.interrogator.generate_caption(image)
+        finally:
+            for opt, value in saved.items():
+                if value is missing:
+                    data.pop(opt, None)
+                else:
+                    data[opt] = value
+
+    def unload(self) -> None:
+        from modules import shared
+
+        shared.interrogator.send_blip_to_ram()
+        shared.interrogator.unload()
+
+
+def blip_captioner() -> HostBlipCaptioner:
+    """``ctx.get_captioner`` inside the host."""
+    return HostBlipCaptioner()
+
+
+_CONTEXT_HOOKS["get_captioner"] = lambda: blip_captioner

@@ -29,6 +29,7 @@ def plot_trace(trace: Trace, max_steps: int, start_step: int = 0, width: int = 7
         ax.plot(xs, ys, color="#e8702a", linewidth=2)
         if positive:
             ax.set_yscale("log")
+            ax.set_ylim(min(ys) / 2, max(ys) * 3)  # headroom for the rate labels
         end = start_step + trace.updates
         ax.axvline(end, color="#c0392b", linestyle="--", linewidth=1)
         label = f"training ends: {end} updates" if end != max_steps else f"end: max steps {max_steps}"

@@ -150,13 +150,11 @@ class TransformersBlip:
 
     @classmethod
     def from_settings(cls, settings: Any, source: str = "", **kwargs: Any) -> "TransformersBlip":
-        return cls(
-            source or settings.get("tilab_blip_model") or DEFAULT_MODEL,
-            num_beams=settings.get("tilab_blip_num_beams"),
-            min_length=settings.get("tilab_blip_min_length"),
-            max_length=settings.get("tilab_blip_max_length"),
-            **kwargs,
-        )
+        """Beams and lengths from TI Lab's settings; keyword arguments (e.g. from the CLI) win."""
+        params = dict(num_beams=settings.get("tilab_blip_num_beams"), min_length=settings.get("tilab_blip_min_length"),
+                      max_length=settings.get("tilab_blip_max_length"))
+        params.update(kwargs)
+        return cls(source or settings.get("tilab_blip_model") or DEFAULT_MODEL, **params)
 
     def load(self) -> None:
         if self.model is not None:

@@ -149,8 +149,9 @@ class Sidecar:
         self.exists, self.mtime_ns, self.size, self.digest, self.error = False, None, None, None, None
         self.warnings = []
         try:
-            st = os.stat(self.path)
-            data = self.path.read_bytes()
+            with open(self.path, "rb") as fh:  # one open + fstat: opening a folder reads a thousand of these
+                st = os.fstat(fh.fileno())
+                data = fh.read()
         except FileNotFoundError:
             return
         except OSError as exc:

@@ -14,6 +14,7 @@ tokens as CLIP ViT-L/14's tokenizer that SD-1.x uses.
 from __future__ import annotations
 
 import math
+import re
 import threading
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -81,7 +82,7 @@ class TokenCount:
     def chunk_texts(self) -> list[str]:
         """Each chunk decoded back to text (lower-cased, as CLIP sees it), to show the boundary."""
         tok = tokenizer()
-        return [tok.decode(list(c)).strip() for c in self.chunks]
+        return [re.sub(r"\s+([,.;:!?])", r"\1", tok.decode(list(c))).strip() for c in self.chunks]
 
     def label(self) -> str:
         return f"{self.count}/{self.limit}"

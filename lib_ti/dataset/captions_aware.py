@@ -44,10 +44,12 @@ def read_template(template: Optional[str]) -> str:
 
 
 def names_term(text: str, terms: list[str]) -> Optional[str]:
-    """The first term (most specific first) that ``text`` contains as whole words, case-insensitively."""
+    """The first term (most specific first) that ``text`` contains as whole words, case-insensitively
+    (any run of spaces or underscores between words, as in booru-style tags)."""
     low = text.lower()
     for t in terms:
-        if re.search(r"(?<![\w-])" + re.escape(t.lower()) + r"(?![\w-])", low):
+        words = r"[\s_]+".join(re.escape(w) for w in t.lower().split())
+        if words and re.search(r"(?<![\w-])" + words + r"(?![\w-])", low):
             return t
     return None
 

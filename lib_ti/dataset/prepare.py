@@ -71,7 +71,7 @@ def prepare_folder(
     for p in job.iterate(files, desc="Preparing"):
         rel = p.relative_to(src)
         try:
-            li = load_image(p, name=str(rel), min_side=size)
+            li = load_image(p, name=str(rel), min_side=max(size, 512))  # faces are found at ≥ 512 px, as in the check
         except ImageSkipped as exc:
             res.skipped.append(Skipped(str(rel), str(exc)))
             continue

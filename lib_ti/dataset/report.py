@@ -16,6 +16,8 @@ import numpy as np
 from .checks import SEVERITIES, Finding
 
 SCHEMA = "tilab.dataset-report/1"
+#: Global similarities of unrelated photos of one subject sit around 0.5-0.8; colour only what is above.
+GLOBAL_FLOOR = 0.5
 
 VERDICTS = {
     "ok": ("ready", "Ready to train", "No finding needs action."),
@@ -93,9 +95,10 @@ def to_json(report: dict) -> str:
 # --------------------------------------------------------------------------- HTML
 
 _SEV_COLOUR = {"ok": "#2e7d32", "note": "#1565c0", "warning": "#e65100", "critical": "#b71c1c"}
-_CSS = """
-body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}
-.card{border-radius:10px;padding:16px 20px;margin:12px 0;color:#fff}
+#: Classes only (no element rules), so the same fragments can sit inside the WebUI without restyling it.
+FRAGMENT_CSS = """
+.card{border-radius:10px;padding:16px 20px;margin:12px 0;color:#fff !important}
+.card h1,.card li,.card div{color:#fff !important}
 .card h1{margin:0 0 6px 0;font-size:24px}.card ol{margin:6px 0 0 18px}
 .f{border:1px solid #ddd;border-left:6px solid #999;border-radius:6px;padding:10px 14px;margin:10px 0}
 .f h3{margin:0 0 4px 0;font-size:16px}.meta{color:#555;font-size:13px}
@@ -106,6 +109,7 @@ table.hm{border-collapse:collapse;font-size:10px}table.hm td{width:22px;height:2
 table.hm th{font-weight:normal;font-size:10px;padding:2px}
 .bar{display:inline-block;background:#5c6bc0;height:12px;vertical-align:middle}
 """
+CSS = "body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}" + FRAGMENT_CSS
 
 
 def _thumbs(names: list[str], thumbs: dict[str, str]) -> str:
@@ -115,8 +119,8 @@ def _thumbs(names: list[str], thumbs: dict[str, str]) -> str:
     return f'<div class="thumbs">{cells}</div>' if cells else ""
 
 
-def heatmap_html(names: list[str], matrix: list[list[float]]) -> str:
-    """A similarity table coloured from white (0) to dark red (1), readable without scripts."""
+def heatmap_html(names: list[str], matrix: list[list[float]], floor: float = 0.0) -> str:
+    """A similarity table coloured from white (``floor`` or less) to red (1), readable without scripts."""
     if not names:
         return ""
     head = "".join(f"<th>{i + 1}</th>" for i in range(len(names)))
@@ -124,10 +128,11 @@ def heatmap_html(names: list[str], matrix: list[list[float]]) -> str:
     for i, row in enumerate(matrix):
         cells = []
         for v in row:
-            t = max(0.0, min(1.0, float(v)))
+            x = max(0.0, min(1.0, float(v)))
+            t = max(0.0, (x - floor) / (1.0 - floor))
             r, g, b = 255, int(255 * (1 - t)), int(255 * (1 - t))
             fg = "#fff" if t > 0.6 else "#000"
-            cells.append(f'<td style="background:rgb({r},{g},{b});color:{fg}">{int(round(t * 100))}</td>')
+            cells.append(f'<td style="background:rgb({r},{g},{b});color:{fg}">{int(round(x * 100))}</td>')
         rows.append(f"<tr><th title='{html.escape(names[i])}'>{i + 1}</th>{''.join(cells)}</tr>")
     key = ", ".join(f"{i + 1}={html.escape(n)}" for i, n in enumerate(names))
     return f'<table class="hm"><tr><th></th>{head}</tr>{"".join(rows)}</table><p class="meta">{key}</p>'
@@ -146,22 +151,24 @@ def zoom_chart_html(report: dict) -> str:
             f'wide &lt; {z["wide_threshold"]:.1%}</p><table>{"".join(rows)}</table>')
 
 
-def to_html(report: dict, thumbs: dict[str, str]) -> str:
-    """Self-contained HTML (thumbnails embedded as data URIs, no external files or scripts)."""
+def verdict_card_html(report: dict) -> str:
+    """The verdict card: title, one line, the top three actions, and which features were used."""
     v = report["verdict"]
     colour = _SEV_COLOUR[v["severity"]]
     actions = "".join(f"<li>{html.escape(a)}</li>" for a in report["actions"])
-    feats = report["features"]
-    parts = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>TI Lab dataset check</title><style>{_CSS}</style></head><body>",
-        f"<p class='meta'>{html.escape(report['folder'])} · {report['counts']['images']} images"
-        f" · {report['counts']['skipped']} skipped · {html.escape(report['created'])}"
-        + ("" if report["complete"] else " · <b>interrupted: partial result</b>") + "</p>",
-        f"<div class='card' style='background:{colour}'><h1>{html.escape(v['title'])}</h1><div>{html.escape(v['text'])}</div>"
-        + (f"<ol>{actions}</ol>" if actions else "") + "</div>",
-        f"<p class='meta'>Features: {html.escape(feats['description'])}</p>",
-    ]
-    for f in report["findings"]:
+    partial = "" if report["complete"] else "<div><b>Interrupted: result covers the images checked so far.</b></div>"
+    return (f"<div class='card tilab-verdict tilab-verdict-{v['level']}' style='background:{colour}'>"
+            f"<h1>{html.escape(v['title'])}</h1><div>{html.escape(v['text'])}</div>{partial}"
+            + (f"<ol>{actions}</ol>" if actions else "")
+            + f"<div style='opacity:.85;font-size:12px;margin-top:6px'>{report['counts']['images']} images · "
+              f"{report['counts']['skipped']} skipped · features: {html.escape(report['features']['description'])}</div></div>")
+
+
+def findings_html(report: dict, thumbs: dict[str, str]) -> str:
+    """One block per finding, worst first, with the thumbnails of the images involved."""
+    parts = []
+    order = sorted(report["findings"], key=lambda f: -SEVERITIES.index(f["severity"]))
+    for f in order:
         c = _SEV_COLOUR[f["severity"]]
         parts.append(
             f"<div class='f' style='border-left-color:{c}'><h3>{html.escape(f['title'])} "
@@ -169,10 +176,21 @@ def to_html(report: dict, thumbs: dict[str, str]) -> str:
             + (f"<div><i>{html.escape(f['caption_note'])}</i></div>" if f.get("caption_note") else "")
             + f"<div class='meta'>Measured: {html.escape(str(f['figure_text']))} · threshold: {html.escape(f['threshold'])}</div>"
             + (_thumbs(f["images"], thumbs) if f["severity"] != "ok" else "") + "</div>")
+    return "".join(parts)
+
+
+def to_html(report: dict, thumbs: dict[str, str]) -> str:
+    """Self-contained HTML (thumbnails embedded as data URIs, no external files or scripts)."""
     sim = report["similarity"]
-    parts.append("<h2>Zoom levels</h2>" + zoom_chart_html(report))
-    parts.append(f"<h2>Similarity ({html.escape(sim['features'])} features)</h2>" + heatmap_html(sim["names"], sim["global"]))
-    parts.append("<h2>Background similarity</h2>" + heatmap_html(sim["names"], sim["background"]))
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>TI Lab dataset check</title><style>{CSS}</style></head><body>",
+        f"<p class='meta'>{html.escape(report['folder'])} · {html.escape(report['created'])}</p>",
+        verdict_card_html(report),
+        findings_html(report, thumbs),
+        "<h2>Zoom levels</h2>" + zoom_chart_html(report),
+        f"<h2>Similarity ({html.escape(sim['features'])} features)</h2>" + heatmap_html(sim["names"], sim["global"], floor=GLOBAL_FLOOR),
+        "<h2>Background similarity</h2>" + heatmap_html(sim["names"], sim["background"]),
+    ]
     if report["skipped"]:
         parts.append("<h2>Skipped files</h2><ul>" + "".join(
             f"<li>{html.escape(s['name'])}: {html.escape(s['reason'])}</li>" for s in report["skipped"]) + "</ul>")

@@ -48,3 +48,10 @@ def load_last_report(data_dir: Path, folder: Path) -> Optional[dict]:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def save_html(data_dir: Path, folder: Path, page: str) -> Path:
+    """Store the HTML report beside the JSON one (same name, ``.html``)."""
+    target = report_path(data_dir, folder).with_suffix(".html")
+    atomic_write_text(target, page)
+    return target

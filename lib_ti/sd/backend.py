@@ -130,7 +130,7 @@ class SDBackend:
 
     @property
     def num_layers(self) -> int:
-        """Text encoder depth: clip skip may go up to this number."""
+        """Text encoder depth (clip skip may go up to this + 1, the token embeddings, as the host indexes)."""
         if self.family == "sd1":
             return int(self.encoder.transformer.config.num_hidden_layers)
         return len(self.encoder.model.transformer.resblocks)
@@ -155,12 +155,15 @@ class SDBackend:
         return self._info_cache
 
     # ------------------------------------------------------------------ conditioning
-    def _lookup(self, embeddings: Mapping[str, "torch.Tensor"]) -> cond_rules.EmbeddingLookup:
-        entries = {}
+    def _check_vectors(self, embeddings: Mapping[str, "torch.Tensor"]) -> None:
         for name, vec in embeddings.items():
             if vec.dim() != 2 or vec.shape[1] != self.embedding_width:
                 raise ValueError(f"embedding {name!r} has shape {tuple(vec.shape)}; this {self.family} model needs "
                                  f"(N, {self.embedding_width})")
+
+    def _lookup(self, embeddings: Mapping[str, "torch.Tensor"]) -> cond_rules.EmbeddingLookup:
+        entries = {}
+        for name, vec in embeddings.items():
             ids = self._name_ids.get(name)
             if ids is None:
                 ids = self._name_ids[name] = self.tokenize(name)
@@ -171,6 +174,7 @@ class SDBackend:
                       emphasis: str = "Original") -> list[cond_rules.PromptChunk]:
         """The host's 77-token chunks of ``prompt`` (cached: prompts repeat every epoch)."""
         cond_rules.check_emphasis(emphasis)
+        self._check_vectors(embeddings)
         sig = tuple((name, int(vec.shape[0])) for name, vec in embeddings.items())
         key = (prompt, emphasis, sig, self.comma_padding_backtrack)
         return self._chunks.get(key, lambda: cond_rules.tokenize_line(
@@ -179,6 +183,7 @@ class SDBackend:
 
     def token_count(self, prompt: str, embeddings: Mapping[str, "torch.Tensor"], *, emphasis: str = "Original") -> int:
         """The host's prompt token count (what its counter shows as ``n/75``)."""
+        self._check_vectors(embeddings)
         return cond_rules.tokenize_line(prompt, self.tok, self._lookup(embeddings), emphasis=emphasis,
                                         comma_padding_backtrack=self.comma_padding_backtrack)[1]
 
@@ -195,8 +200,8 @@ class SDBackend:
 
         if not prompts:
             raise ValueError("no prompts to encode")
-        if self.family == "sd1" and not 1 <= int(clip_skip) <= self.num_layers:
-            raise ValueError(f"clip skip must be 1 to {self.num_layers} for this text encoder, not {clip_skip}")
+        if self.family == "sd1" and not 1 <= int(clip_skip) <= self.num_layers + 1:
+            raise ValueError(f"clip skip must be 1 to {self.num_layers + 1} for this text encoder, not {clip_skip}")
         per_prompt = [self.prompt_chunks(p, embeddings, emphasis=emphasis) for p in prompts]
         n_chunks = max(len(c) for c in per_prompt)
         empty = cond_rules.empty_chunk(self.tok)

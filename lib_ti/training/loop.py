@@ -96,10 +96,11 @@ class Trainer:
         import torch
 
         from ..schedule import HostScheduler
-        from ..sd.embeddings import create_embedding, load_embedding
+        from ..sd.embeddings import create_embedding, load_embedding, validate_name
 
         cfg = self.cfg
         cfg.validate()
+        cfg.name = validate_name(cfg.name)
         state = ckpt.load_state(cfg.resume) if cfg.resume else None
         self.lines = read_template(resolve_template(cfg.template, self.template_dirs))
         scan = scan_folder(cfg.data_dir, cfg.filename_word_regex, cfg.filename_join)

@@ -13,6 +13,7 @@ from ..context import AppContext
 
 #: (title, module, elem_id suffix) in the order a user works: check, caption, plan, train, use.
 TABS: tuple[tuple[str, str, str], ...] = (
+    ("Dataset", "lib_ti.ui.dataset_tab", "dataset"),
     ("Captions", "lib_ti.ui.captions_tab", "captions"),
     ("Schedule", "lib_ti.ui.schedule_tab", "schedule"),
     ("Emphasis", "lib_ti.ui.emphasis_tab", "emphasis"),

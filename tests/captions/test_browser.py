@@ -103,7 +103,12 @@ def _wait_name(pg, name: str) -> None:
 
 def _shot(pg, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    pg.locator("#tilab_captions_tab").screenshot(path=str(SHOTS / f"captions-{name}.png"))
+    from PIL import Image
+
+    path = SHOTS / f"captions-{name}.png"
+    pg.locator("#tilab_captions_tab").screenshot(path=str(path))
+    with Image.open(path) as im:  # README images stay small: 256-colour palette
+        im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
 
 
 def test_edit_bulk_replace_and_undo_in_the_browser(page, dataset: Path):
@@ -133,7 +138,7 @@ def test_edit_bulk_replace_and_undo_in_the_browser(page, dataset: Path):
     assert not (dataset / "02.txt").exists()  # moving past an empty caption creates no file
 
     # plain arrow keys move when no text box has the focus
-    pg.locator("#tilab_captions_name").click()
+    pg.locator("#tilab_captions_name").first.click()
     pg.keyboard.press("ArrowRight")
     _wait_name(pg, "03.jpg")
     pg.keyboard.press("ArrowLeft")
@@ -147,7 +152,7 @@ def test_edit_bulk_replace_and_undo_in_the_browser(page, dataset: Path):
     st = os.stat(dataset / "03.txt")
     os.utime(dataset / "03.txt", ns=(st.st_atime_ns, st.st_mtime_ns + 2_000_000_000))
     pg.fill("#tilab_captions_editor textarea", "my version")
-    pg.locator("#tilab_captions_name").click()  # blur -> save attempt
+    pg.locator("#tilab_captions_name").first.click()  # blur -> save attempt
     pg.wait_for_selector("#tilab_captions_save_status :text('changed on disk')", timeout=10_000)
     assert (dataset / "03.txt").read_bytes() == b"changed in another editor"
     _shot(pg, "conflict")
