@@ -4,9 +4,11 @@ Generates synthetic photos-like JPEGs (smooth colour fields, shapes, grain) in a
 100 of 512×512 and 25 of 3000×4000, then runs the full ``check_folder`` pipeline on each set in a
 fresh subprocess pinned to 2 cores and reports, side by side in one run:
 
-- images per second (whole check: decode, faces, saliency, features, all checks, report);
-- peak resident memory of the process (``ru_maxrss``), for 25 and 100 images (512²) and for 10 and
-  25 images (3000×4000): the ratio shows whether memory grows with the image count;
+- images per second (whole check: decode, faces, saliency, features, all checks, report), wall clock;
+- CPU milliseconds per image (this process + its workers), and the images/s two otherwise idle cores
+  would give (2000 / CPU ms): on a shared machine the wall clock mostly measures the neighbours;
+- peak resident memory (main process + 2 × the largest worker process), for 25 and 100 images (512²)
+  and for 10 and 25 images (3000×4000): the ratio shows whether memory grows with the image count;
 - for 3000×4000, the same check with JPEG draft decoding switched off (full-size decode), to show
   what decoding small buys.
 
@@ -49,6 +51,30 @@ def make_images(folder: Path, n: int, size: tuple[int, int], seed: int) -> None:
         Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).save(folder / f"{i:04d}.jpg", quality=90)
 
 
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process and of its finished worker processes.
+
+    ``VmHWM`` (not ``ru_maxrss``, which Linux carries over from the parent across exec) for this
+    process; ``RUSAGE_CHILDREN`` for the largest reaped worker.
+    """
+    hwm = 0.0
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            hwm = float(line.split()[1]) / 1024.0
+    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+    return hwm + child * WORKERS
+
+
+WORKERS = 2
+
+
+def _cpu_seconds() -> float:
+    """CPU time (user + system) of this process and its reaped workers: what the work costs, whatever else
+    runs on the machine (wall-clock figures from a shared machine understate a dedicated one)."""
+    a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+
+
 def worker(folder: str, n: int, draft: bool) -> None:
     """One measured run (in its own process, so ru_maxrss is this run's peak)."""
     os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[:2]))
@@ -78,11 +104,14 @@ def worker(folder: str, n: int, draft: bool) -> None:
     for p in files:  # a folder holding exactly n images (symlinks: no copies)
         (sub / p.name).symlink_to(p)
     t0 = time.perf_counter()
-    report = check_folder(sub, workers=2).report
+    c0 = _cpu_seconds()
+    report = check_folder(sub, workers=WORKERS).report
     dt = time.perf_counter() - t0
+    cpu = _cpu_seconds() - c0
     assert report["counts"]["images"] == n, report["counts"]
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print(json.dumps({"n": n, "seconds": dt, "images_per_s": n / dt, "peak_rss_mb": rss_mb}))
+    rss_mb = peak_rss_mb()
+    print(json.dumps({"n": n, "seconds": dt, "images_per_s": n / dt, "peak_rss_mb": rss_mb,
+                      "cpu_ms_per_image": 1000 * cpu / n}))
 
 
 def run(folder: Path, n: int, draft: bool = True) -> dict:
@@ -103,9 +132,14 @@ def main() -> None:
             ("3000×4000", 25, run(t / "s12mp", 25)),
             ("3000×4000 full decode", 25, run(t / "s12mp", 25, draft=False)),
         ]
-    print(f"{'set':24} {'images':>6} {'seconds':>8} {'images/s':>9} {'peak RSS MB':>12}")
+    print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())} "
+          f"(machine has {os.cpu_count()} CPUs; runs pinned to 2 cores)")
+    print(f"{'set':24} {'images':>6} {'seconds':>8} {'images/s':>9} {'CPU ms/img':>11} {'2-core est. img/s':>18} "
+          f"{'peak RSS MB':>12}")
     for name, n, r in rows:
-        print(f"{name:24} {n:6d} {r['seconds']:8.2f} {r['images_per_s']:9.1f} {r['peak_rss_mb']:12.0f}")
+        est = 2000.0 / r["cpu_ms_per_image"]
+        print(f"{name:24} {n:6d} {r['seconds']:8.2f} {r['images_per_s']:9.1f} {r['cpu_ms_per_image']:11.1f} "
+              f"{est:18.1f} {r['peak_rss_mb']:12.0f}")
     a, b = rows[0][2], rows[1][2]
     c, d, e = rows[2][2], rows[3][2], rows[4][2]
     print(f"512²: memory 100 vs 25 images: {b['peak_rss_mb'] / a['peak_rss_mb']:.2f}× "

@@ -251,3 +251,65 @@ def blip_captioner() -> HostBlipCaptioner:
 
 
 _CONTEXT_HOOKS["get_captioner"] = lambda: blip_captioner
+
+
+# --- training -------------------------------------------------------------------------------
+
+class HostProgressSink:
+    """A TI Lab job on the host's progress bar (``shared.state``); the host's Interrupt button stops it.
+
+    ``begin`` starts a host job so the bar shows and ``state.interrupted`` is reset; ``end`` closes it.
+    """
+
+    def __init__(self, desc: str = "") -> None:
+        self.desc = desc
+        self._begun = False
+
+    def begin(self, total, desc) -> None:
+        from modules import shared
+
+        if not self._begun:
+            shared.state.begin(job=f"tilab-{self.desc or 'job'}")
+            self._begun = True
+        shared.state.job_count = int(total or 0)
+        shared.state.job_no = 0
+        shared.state.textinfo = desc or self.desc
+
+    def update(self, done, total, text) -> None:
+        from modules import shared
+
+        shared.state.job_no = int(done)
+        if total:
+            shared.state.job_count = int(total)
+        if text:
+            shared.state.textinfo = text
+
+    def end(self) -> None:
+        from modules import shared
+
+        if self._begun:
+            shared.state.end()
+            self._begun = False
+
+    def interrupted(self) -> bool:
+        from modules import shared
+
+        # before begin() the flag may be left over from an earlier job's Interrupt
+        return self._begun and bool(shared.state.interrupted)
+
+
+def training_progress_sink(desc: str) -> "HostProgressSink":
+    """Factory for ``AppContext.progress_sink`` used by the Train tab inside the host."""
+    return HostProgressSink(desc)
+
+
+def training_queue_lock():
+    """Context manager holding the host's GPU queue lock while training, so txt2img waits instead of racing
+    the trainer (the host's own Train tab runs under the same lock)."""
+    from modules import call_queue
+
+    return call_queue.queue_lock
+
+
+#: The Train tab's progress goes to the host's progress bar; the host's Interrupt button stops it.
+_CONTEXT_HOOKS.setdefault("progress_sink", lambda: training_progress_sink)

@@ -41,7 +41,7 @@ SPECS: tuple[SettingSpec, ...] = (
         info="comma-separated weights offered by the prompt-box preset control",
     ),
     SettingSpec(
-        "tilab_preset_shortcut", True, "Alt+[ / Alt+] cycle presets on the selected word", "bool",
+        "tilab_preset_shortcut", True, "Alt+E in a prompt box applies the last chosen weight preset", "bool",
     ),
     SettingSpec(
         "tilab_allowed_roots", "", "Allowed folders when the UI is shared", "text",

@@ -1,7 +1,7 @@
 """Strength sweep: saved checkpoints x emphasis weights on one seed, as one labelled grid.
 
 Rows are checkpoints (training steps), columns are weights written into the prompt with
-:func:`lib_ti.emphasis.apply_weight` (the same text the prompt-box presets write), so a user
+:func:`lib_ti.emphasis_rewrite.apply_weight` (the same text the prompt-box presets write), so a user
 can pick the step and the weight that balance likeness and flexibility and paste that prompt.
 """
 
@@ -57,7 +57,7 @@ def strength_sweep(
     ``[name]`` in ``prompt`` is the embedding's trigger; ``name`` defaults to the name trained into
     the files (the part before ``-<step>``), and all checkpoints are registered under it.
     """
-    from .emphasis import apply_weight
+    from .emphasis_rewrite import apply_weight
     from .sampling import sample_images
     from .sd.embeddings import load_embedding
 
@@ -73,7 +73,7 @@ def strength_sweep(
         emb = load_embedding(Path(path))
         trigger = name or re.sub(r"-\d+$", "", Path(path).stem)
         base = prompt.replace("[name]", trigger)
-        prompts = [apply_weight(base, trigger, float(w), style=style) for w in weights]
+        prompts = [apply_weight(base, trigger, float(w), style=style).prompt for w in weights]
         for w, p in zip(weights, prompts):
             if should_stop():
                 return cells

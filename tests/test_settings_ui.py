@@ -55,3 +55,16 @@ def test_emphasis_tab_functions():
     assert new == "a photo of (name:0.75)" and "0.75" in status
     same, status = apply_preset("a photo", "name", "0.75", "explicit")
     assert same == "a photo" and "does not occur" in status
+
+
+def test_no_two_remembered_inputs_share_a_label(tmp_path):
+    """The host keys remembered values by label; shared labels must be excluded from remembering."""
+    from lib_ti.context import standalone_context
+    from lib_ti.ui.app import build_blocks
+
+    blocks = build_blocks(standalone_context(tmp_path))
+    saved = [b.label for b in blocks.blocks.values()
+             if getattr(b, "label", None) and not getattr(b, "do_not_save_to_config", False)]
+    assert len(saved) == len(set(saved))
+    schedule_floor = [b for b in blocks.blocks.values() if getattr(b, "elem_id", None) == "tilab_schedule_warmup_floor"]
+    assert schedule_floor and schedule_floor[0].do_not_save_to_config

@@ -110,6 +110,21 @@ def resolve_model_folder(source: str, allow_download: Optional[bool] = None) -> 
         raise CaptionError(f"BLIP model '{source}' could not be downloaded: {exc}") from exc
 
 
+def check_model_source(guard: Any, text: str) -> str:
+    """A model typed into the UI: a folder goes through the path guard, a model id passes as it is.
+
+    Anything that looks like a path (absolute, ``~``, ``.``-relative, or existing) is a server path and
+    is refused outside the allowed folders when the UI is shared.
+    """
+    text = (text or "").strip()
+    if not text:
+        return ""
+    expanded = os.path.expanduser(text)
+    if os.path.isabs(expanded) or text.startswith((".", "~")) or os.path.exists(expanded) or "\\" in text:
+        return str(guard.check(text, must_exist=True, kind="BLIP model folder"))
+    return text
+
+
 def load_blip(folder: Path, device: str = "cpu", dtype: Any = None) -> tuple[Any, Any]:
     """``(model, processor)`` from a local folder, weights from safetensors or a weights-only ``.bin``."""
     from ..torch_compat import ensure_torchvision

@@ -157,10 +157,18 @@ def check_basics(stats: list[ImageStats], skipped: list, size: int) -> list[Find
 
 # --------------------------------------------------------------------------- zoom
 
+#: Caption words that name a framing, for people (face mode) and for objects (subject mode).
 ZOOM_TERMS = {
-    "close-up": ["close-up", "closeup", "close up", "headshot", "portrait", "face"],
-    "medium": ["medium shot", "half body", "half-body", "upper body", "waist up"],
-    "wide": ["full body", "full-body", "wide shot", "far away", "distant"],
+    "face": {
+        "close-up": ["close-up", "closeup", "close up", "headshot", "portrait", "face"],
+        "medium": ["medium shot", "half body", "half-body", "upper body", "waist up", "cowboy shot"],
+        "wide": ["full body", "full-body", "wide shot", "far away", "distant"],
+    },
+    "subject": {
+        "close-up": ["close-up", "closeup", "close up", "macro", "detail shot"],
+        "medium": ["medium shot", "mid shot", "centered", "centred"],
+        "wide": ["wide shot", "far away", "distant", "in the distance", "small in frame"],
+    },
 }
 
 
@@ -205,7 +213,7 @@ def check_zoom(stats: list[ImageStats], zoom: dict) -> list[Finding]:
             f"framing and struggle to render it further away.", closeups,
             action=f"Replace {replace} of {len(closeups)} close-ups with "
                    + ("half-body or full-body shots" if zoom["mode"] == "face" else "wider shots showing more surroundings"),
-            attribute={"kind": "zoom", "description": "close-up framing", "terms": ZOOM_TERMS["close-up"]}))
+            attribute={"kind": "zoom", "description": "close-up framing", "terms": ZOOM_TERMS[zoom["mode"]]["close-up"]}))
     elif spread < ONE_FRAMING_SPREAD or len([c for c, v in zoom["counts"].items() if v]) == 1:
         cls = Counter(per[k]["class"] for k in measured).most_common(1)[0][0]
         out.append(Finding(
@@ -214,7 +222,7 @@ def check_zoom(stats: list[ImageStats], zoom: dict) -> list[Finding]:
             f"All measured photos share one framing ({cls}; {what} spread {spread:.2f}). Varying distance helps "
             "the embedding generalise.", measured,
             action=f"Add a few {'close-ups and wider shots' if cls == 'medium' else 'shots at other distances'}",
-            attribute={"kind": "zoom", "description": f"{cls} framing", "terms": ZOOM_TERMS[cls]}))
+            attribute={"kind": "zoom", "description": f"{cls} framing", "terms": ZOOM_TERMS[zoom["mode"]][cls]}))
     else:
         out.append(Finding("zoom", "zoom.ok", "Zoom level", "ok", round(share, 3), f"{dist}",
                            f"close-up share < {CLOSEUP_SHARE:.0%}", f"Framing varies ({dist}).", []))

@@ -92,6 +92,8 @@ def colour_name(rgb_pixels: np.ndarray) -> str:
     s = float(np.median(hsv[:, 1])) / 255.0
     if v < 0.2:
         return "black"
+    if v < 0.35 and s < 0.4:
+        return "dark"
     if s < 0.18:
         return "white" if v > 0.75 else "grey"
     sat = hsv[hsv[:, 1] > 0.18 * 255]

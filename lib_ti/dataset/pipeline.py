@@ -1,15 +1,19 @@
 """One dataset check from folder to report: load → measure → check → captions → verdict.
 
-Images are decoded and measured in a small thread pool (Pillow's decoder and OpenCV release
-the GIL) with a bounded number in flight, and each bitmap is dropped as soon as its
-:class:`~lib_ti.dataset.features.ImageStats` exists: memory does not grow with the image count.
+Images are decoded and measured in a small pool with a bounded number in flight, and each
+bitmap is dropped as soon as its :class:`~lib_ti.dataset.features.ImageStats` exists: memory
+does not grow with the image count. Large folders use worker *processes* (started with
+``spawn``, never ``fork``, so a host process with a GPU model loaded is not duplicated):
+much of the per-image work is small NumPy steps that hold the GIL, so threads would not scale.
+Small folders and CLIP runs use threads (no start-up cost; the CLIP model stays in one place).
 An interrupted job still returns a report of the images finished so far, marked incomplete.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
@@ -24,6 +28,26 @@ from .report import build_report
 CLASSICAL = ["HSV colour histograms", "LBP + gradient-orientation texture", "8×8 Lab layout",
              "perceptual hashes (pHash 64-bit, dHash 256-bit, ImageHash)", "OpenCV Haar face boxes",
              "spectral-residual saliency subject boxes"]
+
+
+#: From this many files on, worker processes pay for their start-up (about a second).
+PROCESS_THRESHOLD = 40
+
+
+def _init_process() -> None:
+    """Worker processes: one OpenCV thread each (the pool itself is the parallelism)."""
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+def _measure_file(path: str, rel: str, max_side: int):
+    """Load and measure one file; the module-level function a process pool can call."""
+    try:
+        li = load_image(Path(path), name=rel, max_side=max_side)
+    except ImageSkipped as exc:
+        return Skipped(rel, str(exc))
+    return measure(li)
 
 
 @dataclass
@@ -50,8 +74,13 @@ def check_folder(
     dup_threshold: float = 0.92,
     job: Optional[Job] = None,
     workers: Optional[int] = None,
+    processes: bool = True,
 ) -> CheckResult:
-    """Check every image in ``folder`` (read-only) and return the report."""
+    """Check every image in ``folder`` (read-only) and return the report.
+
+    ``processes=False`` keeps all work in this process (the host passes it: spawning workers
+    from inside the WebUI would re-import its launcher).
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"'{folder}' is not a folder")
@@ -61,10 +90,12 @@ def check_folder(
     skipped: list[Skipped] = []
     stats: list[ImageStats] = []
 
+    max_side = max(size, 512)
+
     def work(p: Path):
         rel = str(p.relative_to(folder))
         try:
-            li = load_image(p, name=rel, max_side=max(size, 512))
+            li = load_image(p, name=rel, max_side=max_side)
         except ImageSkipped as exc:
             return Skipped(rel, str(exc))
         st = measure(li)
@@ -73,9 +104,17 @@ def check_folder(
         return st
 
     n_workers = workers or _workers()
+    use_processes = processes and embedder is None and n_workers > 1 and len(files) >= PROCESS_THRESHOLD
+    pool: Executor
+    if use_processes:
+        pool = ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_process)
+        submit = lambda p: pool.submit(_measure_file, str(p), str(p.relative_to(folder)), max_side)  # noqa: E731
+    else:
+        pool = ThreadPoolExecutor(max_workers=n_workers)
+        submit = lambda p: pool.submit(work, p)  # noqa: E731
     job.begin(len(files), "Checking images")
     try:
-        with ThreadPoolExecutor(max_workers=n_workers) as pool:
+        with pool:
             window = 2 * n_workers
             pending = []
             it = iter(files)
@@ -84,7 +123,7 @@ def check_folder(
                     p = next(it, None)
                     if p is None:
                         break
-                    pending.append(pool.submit(work, p))
+                    pending.append(submit(p))
                 if not pending:
                     break
                 res = pending.pop(0).result()

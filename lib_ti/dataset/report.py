@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import json
-from typing import Optional
 
 import numpy as np
 

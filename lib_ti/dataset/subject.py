@@ -43,6 +43,7 @@ def border_contrast(lab: np.ndarray, ring: int = 3) -> np.ndarray:
     ).astype(np.float32)
     k = 6
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 10, 1.0)
+    cv2.setRNGSeed(1234)  # k-means++ seeding draws from OpenCV's per-thread RNG: same image, same box
     _, _, centres = cv2.kmeans(border, k, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
     px = lab.reshape(-1, 1, 3).astype(np.float32)
     d = np.sqrt(((px - centres[None, :, :]) ** 2).sum(-1)).min(1).reshape(h, w)

@@ -214,7 +214,8 @@ class SDBackend:
             z = self._encode_chunk(ids, fixes, embeddings, int(clip_skip))
             mult = torch.tensor([ch.multipliers for ch in batch], dtype=torch.float32, device=z.device)
             zs.append(cond_rules.apply_emphasis(z, mult, emphasis))
-        return torch.cat(zs, dim=1)
+        # on the UNet's device: with the host's --medvram the text encoder may sit elsewhere
+        return torch.cat(zs, dim=1).to(self.device)
 
     def _encode_chunk(self, ids: "torch.Tensor", fixes: list[tuple[int, int, str]],
                       embeddings: Mapping[str, "torch.Tensor"], clip_skip: int) -> "torch.Tensor":

@@ -109,6 +109,18 @@ def scale_embedding(emb: Embedding, k: float) -> Embedding:
 
 
 # ---------------------------------------------------------------------------- saving
+def weights_only_load(src: Any) -> Any:
+    """``torch.load(src, weights_only=True)`` on CPU, always torch's own loader.
+
+    Inside the host ``torch.load`` is replaced by ``modules/safe.py``'s loader, which reads a file object to its
+    end before loading it (so a BytesIO fails) and rejects zips written by newer torch even when they hold only
+    tensors; ``weights_only=True`` is TI Lab's own guarantee that no code runs.
+    """
+    import torch
+
+    return torch.serialization.load(src, map_location="cpu", weights_only=True)
+
+
 def host_safe_pt_bytes(obj: Any) -> bytes:
     """``torch.save(obj)`` as bytes the host's ``modules/safe.py`` accepts (see module docstring)."""
     import torch
@@ -122,7 +134,7 @@ def host_safe_pt_bytes(obj: Any) -> bytes:
             if HOST_ALLOWED_ZIP_ENTRY.match(info.filename):
                 dst.writestr(info, src.read(info.filename))
     data = out.getvalue()
-    torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)  # proves torch still reads the stripped zip
+    weights_only_load(io.BytesIO(data))  # proves torch still reads the stripped zip
     return data
 
 
@@ -173,7 +185,7 @@ def _torch_load_weights_only(path: Path) -> Any:
     allowed = [torch.nn.modules.container.ParameterDict]  # old TI files; the host's safe loader allows it too
     try:
         with torch.serialization.safe_globals(allowed):
-            return torch.load(path, map_location="cpu", weights_only=True)
+            return weights_only_load(path)
     except (pickle.UnpicklingError, RuntimeError, AttributeError, TypeError) as exc:
         first = str(exc).strip().splitlines()
         detail = next((ln.strip() for ln in first if "GLOBAL" in ln or "Unsupported" in ln), first[0] if first else "")

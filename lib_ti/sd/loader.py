@@ -57,6 +57,8 @@ def read_state_dict(path: Union[str, Path]) -> dict:
 
     import torch
 
+    from .embeddings import weights_only_load
+
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: checkpoint file not found")
@@ -75,7 +77,7 @@ def read_state_dict(path: Union[str, Path]) -> dict:
             allowed.append(ModelCheckpoint)
         try:
             with torch.serialization.safe_globals(allowed):
-                sd = torch.load(path, map_location="cpu", weights_only=True)
+                sd = weights_only_load(path)
         except (pickle.UnpicklingError, RuntimeError, AttributeError) as exc:
             line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ValueError(f"{path}: refused to load: the checkpoint holds Python objects or code besides tensors "

@@ -101,7 +101,8 @@ def write_tiny_clip_folder(path: Path, *, width: int = 32, layers: int = 2, head
     from transformers import CLIPTextModel
 
     path = Path(path)
-    if (path / "config.json").exists() and (path / "vocab.json").exists():
+    weights = [path / "pytorch_model.bin", path / "model.safetensors"]
+    if (path / "config.json").exists() and (path / "vocab.json").exists() and any(w.exists() for w in weights):
         return path
     write_clip_tokenizer_files(path)
     gen_state = torch.random.get_rng_state()

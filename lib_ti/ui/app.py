@@ -17,6 +17,7 @@ TABS: tuple[tuple[str, str, str], ...] = (
     ("Captions", "lib_ti.ui.captions_tab", "captions"),
     ("Schedule", "lib_ti.ui.schedule_tab", "schedule"),
     ("Emphasis", "lib_ti.ui.emphasis_tab", "emphasis"),
+    ("Train", "lib_ti.ui.train_tab", "train"),
 )
 
 ROOT_ELEM_ID = "tilab"
@@ -44,7 +45,29 @@ def build_blocks(ctx: AppContext, *, standalone: bool = False) -> Any:
 
             standalone_page.header(ctx)
         build_tabs(ctx)
+        unsave_shared_labels(blocks)
         if standalone:
             # The host puts javascript/*.js in <head>; standalone, load the same bundle once the page is up.
             blocks.load(None, None, None, **js_kwarg(LOAD_SCRIPT_JS))
     return blocks
+
+
+def unsave_shared_labels(blocks: Any) -> list[str]:
+    """Keep the host from mixing up inputs that share a label.
+
+    The host remembers every labelled input of an extension tab in ``ui-config.json`` under
+    ``<tab>/<label>/value`` and restores it over the code's default at the next start; two
+    inputs with one label (e.g. each preset's "Start rate") would share one saved value.
+    Those inputs are marked ``do_not_save_to_config`` (honoured by the host, ignored elsewhere).
+    Returns the labels so marked.
+    """
+    by_label: dict[str, list[Any]] = {}
+    for block in getattr(blocks, "blocks", {}).values():
+        label = getattr(block, "label", None)
+        if label:
+            by_label.setdefault(str(label), []).append(block)
+    shared = sorted(label for label, comps in by_label.items() if len(comps) > 1)
+    for label in shared:
+        for comp in by_label[label]:
+            comp.do_not_save_to_config = True
+    return shared

@@ -41,6 +41,8 @@ CSS = """
 #tilab_captions_tab .tilab-cap-preview td { padding: 2px 8px; vertical-align: top; }
 #tilab_captions_tab .tilab-cap-conflict { color: #c0392b; font-weight: 600; }
 #tilab_captions_tab .tilab-cap-ok { color: #27ae60; }
+/* gradio keeps the last clicked thumbnail highlighted after Previous/Next; the ▶ label marks the current one */
+#tilab_captions_gallery .thumbnail-item.selected { --ring-color: transparent; }
 </style>
 """
 
@@ -116,11 +118,30 @@ def render_stats(st: stats.CaptionStats) -> str:
     return "".join(out)
 
 
+def for_display(path: Any, preview: bool = False) -> Any:
+    """What an Image or Gallery output gets: the file path on gradio 3/4 (served as is), a decoded image on
+    gradio 5, which refuses to serve files outside its working and temporary folders (dataset folders and
+    TI Lab's thumbnail cache are neither). A preview is decoded at reduced size (at most 1024 px a side)."""
+    from .compat import gradio_major
+
+    if gradio_major() < 5:
+        return str(path)
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as im:
+        if preview:
+            im.draft("RGB", (1024, 1024))
+        im = ImageOps.exif_transpose(im)
+        im.thumbnail((1024, 1024))
+        return im.convert("RGB")
+
+
 def gallery_page(session: CaptionSession, page: int, cache_dir: Path) -> tuple[list[tuple[str, str]], str, list[str]]:
     """Items of one gallery page (thumbnails made now, cached), its label, and unreadable-image messages."""
     pages = max(1, -(-len(session.view) // PAGE))
     page = max(0, min(page, pages - 1))
     shown = [session.items[i] for i in session.view[page * PAGE:(page + 1) * PAGE]]
+    current = session.current()
 
     def make(sc):
         try:
@@ -136,7 +157,8 @@ def gallery_page(session: CaptionSession, page: int, cache_dir: Path) -> tuple[l
         if problem:
             problems.append(problem)
         else:
-            items.append((thumb, sc.image.name + ("" if sc.has_caption else " · no caption")))
+            mark = "▶ " if sc is current else ""
+            items.append((for_display(thumb), mark + sc.image.name + ("" if sc.has_caption else " · no caption")))
     return items, f"Page {page + 1} of {pages} · {len(session.view)} shown", problems
 
 
@@ -161,7 +183,7 @@ def _editor_outputs(session: Optional[CaptionSession]) -> tuple[Any, str, str]:
         name += f" · ⚠ {sc.error}"
     elif sc.exists and sc.encoding != "utf-8":
         name += f" · {sc.encoding}"
-    return str(sc.image), name, sc.text
+    return for_display(sc.image, preview=True), name, sc.text
 
 
 def build(ctx: AppContext) -> None:
@@ -245,18 +267,16 @@ def build(ctx: AppContext) -> None:
     shown_key = gr.Textbox(visible=False, elem_id="tilab_captions_key")
     nav_outputs = [image, name, editor, token_html, save_status, gallery, page_label, page_state, shown_key]
 
-    def show(session: Optional[CaptionSession], page: int, message: str = "", kind: str = "",
-             refresh_gallery: bool = False) -> list:
+    def show(session: Optional[CaptionSession], page: int, message: str = "", kind: str = "") -> list:
+        """Every view output for the session's current image. The gallery page is always re-sent: the ▶ mark
+        moves to the current image (and gradio drops its own highlight, which would go stale on key moves)."""
         img, label, text = _editor_outputs(session)
-        gal, plabel = update(), update()
+        gal, plabel = [], ""  # no folder loaded (or the load failed): nothing stale stays on screen
         if session is not None:
-            pos = max(session.position_in_view(), 0)
-            want = pos // PAGE
-            if refresh_gallery or want != page:
-                items, plabel, problems = gallery_page(session, want, cache_dir)
-                gal, page = items, want
-                if problems:
-                    message, kind = " ".join([message, *problems]).strip(), "error"
+            page = max(session.position_in_view(), 0) // PAGE
+            gal, plabel, problems = gallery_page(session, page, cache_dir)
+            if problems:
+                message, kind = " ".join([message, *problems]).strip(), "error"
         sc = session.current() if session is not None else None
         return [img, label, text, render_tokens(text), _message(message, kind), gal, plabel, page,
                 sc.image.name if sc else ""]
@@ -267,7 +287,7 @@ def build(ctx: AppContext) -> None:
             session = CaptionSession.open(ctx.guard.check(folder_text, must_exist=True, kind="folder"))
         except (PathRefused, CaptionError, OSError) as exc:
             return [None, _message(str(exc), "error"), *show(None, 0)]
-        out = show(session, -1, refresh_gallery=True)
+        out = show(session, -1)
         took = time.perf_counter() - t0
         captioned = sum(1 for sc in session.items if sc.has_caption)
         problems = session.problems()
@@ -279,8 +299,7 @@ def build(ctx: AppContext) -> None:
         trigger(on_load, [folder], [session_state, status, *nav_outputs], queue=False).then(
             render_tokens_when_ready, [editor], [token_html], queue=False)
 
-    def save_then(session: Optional[CaptionSession], page: int, key: str, text: str, move,
-                  refresh_gallery: bool = False) -> list:
+    def save_then(session: Optional[CaptionSession], page: int, key: str, text: str, move) -> list:
         """Save the editor's text to the image it belongs to, then move (unless the save was refused)."""
         if session is None or session.current() is None:
             return show(None, page, "Load a folder first.", "error")
@@ -294,7 +313,7 @@ def build(ctx: AppContext) -> None:
             move(session)
         except CaptionError as exc:
             return show(session, page, str(exc), "error")
-        return show(session, page, msg, "ok", refresh_gallery=refresh_gallery)
+        return show(session, page, msg, "ok")
 
     def on_blur(session, key, text):
         if session is None or not key:
@@ -309,10 +328,9 @@ def build(ctx: AppContext) -> None:
     editor.blur(on_blur, [session_state, shown_key, editor], [save_status], queue=False)
     editor.change(render_tokens, [editor], [token_html], queue=False)
     nav_inputs = [session_state, page_state, shown_key, editor]
-    # Previous/Next (and the arrow keys) re-send the gallery page: that clears gradio's stale highlight.
-    prev_btn.click(lambda s, p, k, t: save_then(s, p, k, t, lambda ss: ss.step(-1), True), nav_inputs, nav_outputs,
+    prev_btn.click(lambda s, p, k, t: save_then(s, p, k, t, lambda ss: ss.step(-1)), nav_inputs, nav_outputs,
                    queue=False)
-    next_btn.click(lambda s, p, k, t: save_then(s, p, k, t, lambda ss: ss.step(1), True), nav_inputs, nav_outputs,
+    next_btn.click(lambda s, p, k, t: save_then(s, p, k, t, lambda ss: ss.step(1)), nav_inputs, nav_outputs,
                    queue=False)
     page_prev.click(lambda s, p, k, t: save_then(s, p, k, t, lambda ss: ss.select_in_view((p - 1) * PAGE)),
                     nav_inputs, nav_outputs, queue=False)
@@ -354,7 +372,7 @@ def build(ctx: AppContext) -> None:
             n = session.set_filter(kind, arg, budget)
         except (CaptionError, ValueError) as exc:
             return show(session, page, str(exc), "error")
-        return show(session, page, f"{n} image(s) shown.", "ok", refresh_gallery=True)
+        return show(session, page, f"{n} image(s) shown.", "ok")
 
     filter_btn.click(on_filter, [*nav_inputs, filter_kind, filter_arg], nav_outputs,
                      queue=False)
@@ -387,7 +405,7 @@ def build(ctx: AppContext) -> None:
         summary = _message(result.message(), "error" if result.refused else "ok")
         done = set(result.written)
         return [summary + render_preview([c for c in changes if c.key in done]),
-                *show(session, page, refresh_gallery=True)]
+                *show(session, page)]
 
     apply_btn.click(on_apply, [*nav_inputs, *op_inputs], [bulk_html, *nav_outputs],
                     queue=False)
@@ -400,7 +418,7 @@ def build(ctx: AppContext) -> None:
         except CaptionError as exc:
             return [_message(str(exc), "error"), *show(session, page)]
         return [_message(result.message("Restored"), "error" if result.refused else "ok"),
-                *show(session, page, refresh_gallery=True)]
+                *show(session, page)]
 
     undo_btn.click(on_undo, [session_state, page_state], [bulk_html, *nav_outputs], queue=False)
 
@@ -421,19 +439,20 @@ def build(ctx: AppContext) -> None:
     def on_caption(session, page, model_text, action, progress=gr.Progress()):
         if session is None:
             return [_message("Load a folder first.", "error"), *show(None, page)]
-        from ..captions.captioner import caption_images, captioner_for
+        from ..captions.captioner import caption_images, captioner_for, check_model_source
 
         job = jobs_ui.start(ctx, JOB, progress)
         try:
             images = [session.items[i].image for i in session.view]
-            result = caption_images(images, captioner_for(ctx, model_text or ""), action, job=job,
+            source = check_model_source(ctx.guard, model_text)
+            result = caption_images(images, captioner_for(ctx, source), action, job=job,
                                     on_written=lambda path, _text: session.refresh(path))
         except (CaptionError, ValueError, OSError) as exc:
             return [_message(str(exc), "error"), *show(session, page)]
         finally:
             jobs_ui.finish(JOB, job)
         return [_message(result.message(), "error" if result.errors else "ok"),
-                *show(session, page, refresh_gallery=True)]
+                *show(session, page)]
 
     caption_btn.click(on_caption, [session_state, page_state, model, existing], [blip_html, *nav_outputs])
     stop_btn.click(lambda: _message(jobs_ui.interrupt(JOB)), None, [blip_html], queue=False)

@@ -53,7 +53,8 @@ def run_check(ctx: AppContext, folder_text: str, size: Any, recursive: bool, tem
         if tmpl and Path(tmpl).expanduser().is_file():
             tmpl = str(ctx.guard.check(tmpl, must_exist=True, kind="template file"))
         res = check_folder(folder, size=size_i, recursive=bool(recursive), clip=(clip or "").strip() or None,
-                           template=tmpl, dup_threshold=float(ctx.settings.get("tilab_dataset_dup_threshold")), job=job)
+                           template=tmpl, dup_threshold=float(ctx.settings.get("tilab_dataset_dup_threshold")), job=job,
+                           processes=not ctx.in_host)
     except (PathRefused, ValueError, OSError) as exc:
         return TabOutput(status=f"<div class='tilab-error' style='color:#b71c1c;font-weight:600'>⚠ {html.escape(str(exc))}</div>")
     report = res.report

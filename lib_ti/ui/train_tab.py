@@ -29,10 +29,15 @@ def get_backend(ctx: AppContext, ckpt_text: str = "", config_text: str = "") -> 
     ensure_torchvision()
     from ..sd.backend import SDBackend
 
+    factory = ctx.extras.get("sd_backend")  # inside the host: lib_ti.host.host_sd_backend
+    if factory is not None:
+        return factory()
     if ctx.get_model is not None:
         model = ctx.get_model()
         if model is not None:
-            key = f"host:{id(model)}"
+            if hasattr(model, "encode_prompts"):  # already a backend
+                return model
+            key = f"model:{id(model)}"
             if key not in _backends:
                 _backends.clear()
                 _backends[key] = SDBackend(model)
@@ -185,10 +190,18 @@ def run_sweep(ctx: AppContext, run_text: str, weights_text: str, prompt: str, se
     except ValueError:
         raise ValueError(f"Weights must be numbers separated by commas, not '{weights_text}'.") from None
     backend = get_backend(ctx, ckpt_text, config_text)
-    settings = _sessions.get(JOB_NAME)
-    size = settings.cfg.width if settings is not None else 512
+    width = height = 512
+    settings_file = run_dir / "settings.json"
+    if settings_file.exists():  # sample at the run's training size
+        import json
+
+        try:
+            conf = json.loads(settings_file.read_text(encoding="utf-8"))["config"]
+            width, height = int(conf["width"]), int(conf["height"])
+        except (ValueError, KeyError, TypeError):
+            pass
     cells = strength_sweep(backend, checkpoints, weights, prompt=prompt, seed=int(seed), steps=int(steps),
-                           width=size, height=size, style=str(ctx.settings.get("tilab_emphasis_output")))
+                           width=width, height=height, style=str(ctx.settings.get("tilab_emphasis_output")))
     grid = grid_image(cells, weights)
     out = run_dir / f"sweep-seed{int(seed)}-{_dt.datetime.now():%Y%m%d-%H%M%S}.png"
     atomic_save(out, lambda tmp: grid.save(tmp, format="PNG"))
@@ -204,7 +217,7 @@ def build(ctx: AppContext) -> None:
     from ..training.templates import available_templates
     from .jobs_ui import interrupt
 
-    standalone_model = ctx.get_model is None
+    standalone_model = ctx.get_model is None and "sd_backend" not in ctx.extras
     gr.Markdown("Train a Textual Inversion embedding on the loaded model: only the embedding's vectors learn. "
                 "Previews use fixed seeds, so they are comparable across steps.")
     with gr.Row(visible=standalone_model):

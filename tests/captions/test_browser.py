@@ -88,7 +88,7 @@ def page(app_url):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         pg = browser.new_page(viewport={"width": 1280, "height": 900})
         pg.goto(app_url)
-        pg.wait_for_selector("#tilab_captions_folder textarea", timeout=60_000)
+        pg.wait_for_selector("#tilab_captions_folder textarea", state="attached", timeout=60_000)
         yield pg
         browser.close()
 
@@ -111,15 +111,16 @@ def _shot(pg, name: str) -> None:
         im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
 
 
-def test_edit_bulk_replace_and_undo_in_the_browser(page, dataset: Path):
+def test_edit_bulk_replace_and_undo_in_the_browser(page, dataset: Path, tiny_blip: Path):
     pg = page
-    pg.click("button:has-text('Captions')")
+    pg.click("#tilab_tabs button:text-is('Captions')")  # the tab may not be the first one
+    pg.wait_for_selector("#tilab_captions_folder textarea", timeout=10_000)
     pg.fill("#tilab_captions_folder textarea", str(dataset))
     pg.click("#tilab_captions_load")
     pg.wait_for_selector("#tilab_captions_status :text('5 images, 4 with a caption')", timeout=20_000)
     _wait_name(pg, "00.jpg")
     assert _editor(pg) == "a corgi dog sitting on grass, red collar"
-    assert pg.locator("#tilab_captions_gallery button.thumbnail-item, #tilab_captions_gallery .thumbnail-item").count() == 5
+    assert pg.locator("#tilab_captions_gallery .thumbnail-item").count() == 5
     pg.wait_for_selector("#tilab_captions_tokens :text('CLIP tokens')", timeout=30_000)
 
     # click a thumbnail: the editor shows that image's caption (CRLF file shown with \n)
@@ -145,6 +146,7 @@ def test_edit_bulk_replace_and_undo_in_the_browser(page, dataset: Path):
     _wait_name(pg, "02.jpg")
     pg.keyboard.press("ArrowRight")
     _wait_name(pg, "03.jpg")
+    pg.wait_for_selector("#tilab_captions_gallery :text('▶ 03.jpg')", timeout=10_000)  # the gallery follows
     _shot(pg, "editor")
 
     # conflict: the file changes on disk after loading; the edit is refused, not written
@@ -157,8 +159,9 @@ def test_edit_bulk_replace_and_undo_in_the_browser(page, dataset: Path):
     assert (dataset / "03.txt").read_bytes() == b"changed in another editor"
     _shot(pg, "conflict")
     pg.click("#tilab_captions_reload")
-    pg.wait_for_function("document.querySelector('#tilab_captions_editor textarea').value === 'changed in another editor'",
-                         timeout=10_000)
+    pg.wait_for_function(
+        "document.querySelector('#tilab_captions_editor textarea').value === 'changed in another editor'",
+        timeout=10_000)
 
     # bulk replace with preview, then undo
     before = {p.name: p.read_bytes() for p in dataset.glob("*.txt")}
@@ -195,3 +198,14 @@ def test_edit_bulk_replace_and_undo_in_the_browser(page, dataset: Path):
     pg.click("#tilab_captions_prev")  # saved before moving
     _wait_name(pg, "03.jpg")
     assert (dataset / "04.txt").read_text("utf-8").startswith("corgi dog on green grass, corgi")
+
+    # BLIP from the tab: a tiny random BLIP folder, existing captions kept, the missing one written
+    pg.click("#tilab_captions_blip >> text=Caption with BLIP")
+    pg.fill("#tilab_captions_model textarea", str(tiny_blip))
+    pg.click("#tilab_captions_existing label:has-text('keep')")
+    pg.click("#tilab_captions_blip_run")
+    pg.wait_for_selector("#tilab_captions_blip_status :text('Captioned 1 image, kept 4 existing captions')",
+                         timeout=90_000)
+    assert (dataset / "02.txt").read_text("utf-8").strip()
+    assert (dataset / "00.txt").read_bytes() == CAPTIONS["00.txt"]
+    _shot(pg, "blip")

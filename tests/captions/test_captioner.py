@@ -37,19 +37,31 @@ def test_unknown_action_is_refused():
         combine_caption("", "x", "copy")
 
 
-@pytest.mark.parametrize("safetensors", [True, False], ids=["safetensors", "weights-only-bin"])
-def test_tiny_blip_loads_through_real_loader_and_captions(tmp_path: Path, safetensors):
-    from tiny_blip import WORDS, write_tiny_blip
+def _weights_only_bin_copy(src: Path, dst: Path) -> Path:
+    """The same model saved the older way: pytorch_model.bin instead of model.safetensors."""
+    import shutil
 
-    folder = write_tiny_blip(tmp_path / "blip", safetensors=safetensors)
-    cap = TransformersBlip(str(folder), num_beams=2, min_length=3, max_length=10, device="cpu")
+    import torch
+    from safetensors.torch import load_file
+
+    shutil.copytree(src, dst)
+    torch.save(load_file(str(dst / "model.safetensors")), dst / "pytorch_model.bin")
+    (dst / "model.safetensors").unlink()
+    return dst
+
+
+def test_tiny_blip_loads_through_real_loader_and_captions(tmp_path: Path, tiny_blip: Path):
     from PIL import Image
 
-    text = cap.caption(Image.new("RGB", (50, 40), (200, 10, 10)))
+    from tiny_blip import WORDS
+
+    image = Image.new("RGB", (50, 40), (200, 10, 10))
+    cap = TransformersBlip(str(tiny_blip), num_beams=2, min_length=3, max_length=10, device="cpu")
+    text = cap.caption(image)
     assert text and set(text.split()) <= set(WORDS)  # decoded through the folder's own vocabulary
-    # deterministic: same weights, same image, same beams
-    assert TransformersBlip(str(folder), num_beams=2, min_length=3, max_length=10).caption(
-        Image.new("RGB", (50, 40), (200, 10, 10))) == text
+    # the same weights from a .bin (read with weights_only=True) give the same caption
+    bin_folder = _weights_only_bin_copy(tiny_blip, tmp_path / "bin")
+    assert TransformersBlip(str(bin_folder), num_beams=2, min_length=3, max_length=10).caption(image) == text
 
 
 def test_settings_drive_beams_and_lengths(tiny_blip: Path):
@@ -122,7 +134,8 @@ def test_unreadable_image_is_named_and_the_batch_goes_on(tmp_path: Path, tiny_bl
     imgs = _images(tmp_path / "set", 2)
     broken = tmp_path / "set" / "broken.png"
     broken.write_bytes(b"not a png")
-    res = caption_images([imgs[0], broken, imgs[1]], TransformersBlip(str(tiny_blip), num_beams=1, max_length=6), "ignore")
+    blip = TransformersBlip(str(tiny_blip), num_beams=1, max_length=6)
+    res = caption_images([imgs[0], broken, imgs[1]], blip, "ignore")
     assert res.written == ["im0.png", "im1.png"]
     assert len(res.errors) == 1 and "broken.png" in res.errors[0]
     assert not broken.with_suffix(".txt").exists()
@@ -158,3 +171,23 @@ def test_host_interrogator_shape_is_adapted(tmp_path: Path, tiny_blip: Path):
     assert host_like.calls == ["load", "generate_caption", "generate_caption", "send_blip_to_ram", "unload"]
     with pytest.raises(TypeError):
         as_captioner(object())
+
+
+@pytest.mark.parametrize(
+    "text, allowed",
+    [("Salesforce/blip-image-captioning-base", True), ("", True), ("{inside}", True), ("{outside}", False),
+     ("~/../../etc", False)],
+)
+def test_model_folder_typed_in_the_ui_goes_through_the_path_guard(tmp_path: Path, text, allowed):
+    from lib_ti.captions.captioner import check_model_source
+    from lib_ti.paths import PathGuard, PathRefused
+
+    (tmp_path / "inside").mkdir()
+    (tmp_path / "outside").mkdir()
+    guard = PathGuard.restricted_to([tmp_path / "inside"], "shared UI")
+    text = text.format(inside=tmp_path / "inside", outside=tmp_path / "outside")
+    if allowed:
+        assert check_model_source(guard, text) in (text, str((tmp_path / "inside").resolve()))
+    else:
+        with pytest.raises(PathRefused):
+            check_model_source(guard, text)

@@ -29,7 +29,8 @@ def test_replace_dry_run_writes_nothing(folder: Path, capsys):
         (["tags", "{d}", "rename", "red collar", "collar"], "img2.txt", b"a dog on grass, collar\r\n"),
         (["tags", "{d}", "sort"], "img1.txt", b"a photo of a dog, red collar"),
         (["prepend", "{d}", "[name]", "--only", "contains:grass"], "img1.txt", b"a photo of a dog, red collar"),
-        (["prepend", "{d}", "[name]", "--only", "contains:grass"], "img2.txt", b"[name], a dog on grass, red collar\r\n"),
+        (["prepend", "{d}", "[name]", "--only", "contains:grass"], "img2.txt",
+         b"[name], a dog on grass, red collar\r\n"),
     ],
 )
 def test_edit_commands(folder: Path, argv, file, expected):

@@ -55,6 +55,7 @@ def test_gallery_page_makes_only_the_page_it_shows(tmp_path: Path):
     items, label, problems = captions_tab.gallery_page(s, 1, cache)
     assert len(items) == 5 and problems and "zz.png" in problems[0]
     assert items[0][1] == f"{captions_tab.PAGE:03d}.png · no caption"
+    assert captions_tab.gallery_page(s, 0, cache)[0][0][1] == "▶ 000.png · no caption"  # the current image
 
 
 def test_render_tokens_marks_the_chunk_boundary():
@@ -82,3 +83,16 @@ def test_render_stats_highlights_and_links_to_the_dataset_tab():
 @pytest.mark.parametrize("text", ["", "(unclosed", "(dog:1.2.3)", "BREAK", "\u0000", "a" * 5000])
 def test_render_tokens_never_raises(text):
     assert "CLIP tokens" in captions_tab.render_tokens_when_ready(text)
+
+
+@pytest.mark.parametrize("major, kind", [(3, str), (4, str), (5, "PIL")])
+def test_for_display_decodes_only_where_gradio_refuses_foreign_paths(tmp_path: Path, monkeypatch, major, kind):
+    from lib_ti.ui import compat
+
+    img = make_image(tmp_path / "a.png", size=(2000, 1000))
+    monkeypatch.setattr(compat, "gradio_major", lambda: major)
+    out = captions_tab.for_display(img, preview=True)
+    if kind is str:
+        assert out == str(img)
+    else:
+        assert out.mode == "RGB" and out.size == (1024, 512)

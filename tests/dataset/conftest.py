@@ -73,8 +73,10 @@ def _paste_people(dst: Path, background: Image.Image) -> Path:
 
 
 def build_shared_background(dst: Path) -> Path:
-    """The person composited onto one outdoor photo (water and trees of the sloth set)."""
-    return _paste_people(dst, _open(real("grey_sloth_plushie") / "01.jpg").resize((512, 512)))
+    """The person composited onto one outdoor scene (river and buildings above the plush toy in sloth/01)."""
+    scene = _open(real("grey_sloth_plushie") / "01.jpg")
+    side = int(scene.height * 0.4)
+    return _paste_people(dst, scene.crop((0, 0, side, side)).resize((512, 512), Image.LANCZOS))
 
 
 def build_plain_background(dst: Path) -> Path:

@@ -6,7 +6,6 @@ import hashlib
 import io
 import struct
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -152,3 +151,18 @@ def test_listing_skips_hidden_files_and_caption_sidecars(tmp_path):
     (tmp_path / "sub" / "c.png").write_bytes(b"x")
     assert [p.name for p in list_files(tmp_path)] == ["a.jpg", "b.png"]
     assert [str(p.relative_to(tmp_path)) for p in list_files(tmp_path, recursive=True)] == ["a.jpg", "b.png", "sub/c.png"]
+
+
+@pytest.mark.parametrize("ext,fmt", [("bmp", "BMP"), ("gif", "GIF"), ("tif", "TIFF"), ("webp", "WEBP"),
+                                     ("ppm", "PPM"), ("tga", "TGA"), ("jp2", "JPEG2000"), ("png", "PNG")])
+def test_every_common_pillow_format_loads(tmp_path, ext, fmt):
+    from PIL import features
+
+    if fmt == "JPEG2000" and not features.check("jpg_2000"):
+        pytest.skip("this Pillow build has no OpenJPEG")
+    if fmt == "WEBP" and not features.check("webp"):
+        pytest.skip("this Pillow build has no WebP")
+    GRADIENT.save(tmp_path / f"g.{ext}", format=fmt)
+    li = load_image(tmp_path / f"g.{ext}", max_side=512)
+    assert li.format == fmt and li.image.mode == "RGB" and li.image.size == (64, 48)
+    assert abs(li.image.getpixel((63, 10))[0] - 255) <= 12 and li.image.getpixel((0, 10))[0] <= 12

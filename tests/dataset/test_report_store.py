@@ -88,3 +88,12 @@ def test_interrupted_check_keeps_finished_images_and_says_so(dataset_folder):
     assert report["complete"] is False
     assert 2 <= report["counts"]["images"] < 8 and report["counts"]["files"] == 8
     assert report["verdict"]["title"]  # a partial report is still a full report
+
+
+def test_worker_processes_give_the_same_report_as_threads(real_dir, monkeypatch):
+    import lib_ti.dataset.pipeline as pl
+
+    monkeypatch.setattr(pl, "PROCESS_THRESHOLD", 1)  # use processes even for 5 files
+    a = pl.check_folder(real_dir("teapot"), workers=2, processes=True).report
+    b = pl.check_folder(real_dir("teapot"), workers=2, processes=False).report
+    assert a["findings"] == b["findings"] and a["images"] == b["images"]

@@ -293,3 +293,15 @@ def test_placeholder_id_in_host_layout_is_the_star_token(sd_workdir):
 
     tk = CLIPTokenizer.from_pretrained(str(next(sd_workdir.glob("tiny-clip-*"))))
     assert tk.convert_tokens_to_ids("*</w>") == 265
+
+
+def test_works_when_the_host_has_replaced_torch_load(tmp_path, monkeypatch):
+    """Inside the host ``torch.load`` is modules/safe.py's loader (it rejects new torch zips, drains BytesIO)."""
+
+    def host_replacement(*args, **kwargs):
+        raise AssertionError("torch.load was called; inside the host it is the safe.py replacement")
+
+    monkeypatch.setattr(torch, "load", host_replacement)
+    for suffix in (".pt", ".safetensors"):
+        emb = load_embedding(save_embedding(Embedding("a", torch.ones(2, 4), step=1), tmp_path / f"a{suffix}"))
+        assert torch.equal(emb.vec, torch.ones(2, 4))

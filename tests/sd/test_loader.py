@@ -155,3 +155,17 @@ def test_shipped_configs_have_no_scheduler_and_run_on_cpu():
         assert cfg.cond_stage_config.target.endswith(target) and cfg.cond_stage_config.params.device == "cpu"
         assert cfg.unet_config.params.context_dim == width
         assert cfg.get("parameterization", "eps") == ("v" if name.endswith("-v.yaml") else "eps")
+
+
+def test_v_prediction_test_is_the_hosts(sd_workdir):
+    """The host calls a model v-prediction when its UNet, fed 0.5 everywhere at t=999, returns far below x."""
+    from lib_ti.sd.loader import detect_v_parameterization
+    from lib_ti.sd.testkit import build_tiny_sd
+
+    model = build_tiny_sd("sd2", workdir=sd_workdir)
+    out_conv = model.model.diffusion_model.out[-1]
+    for bias, is_v in ((-10.0, True), (10.0, False)):
+        with torch.no_grad():
+            out_conv.weight.zero_()
+            out_conv.bias.fill_(bias)
+        assert detect_v_parameterization(model) is is_v

@@ -36,7 +36,6 @@ def test_only_the_vectors_are_trained(backend, make_config):
     assert len(params) == 1 and params[0] is trainer.vec and tuple(trainer.vec.shape) == (2, 32)
     assert all(not p.requires_grad and p.grad is None for p in backend.model.parameters())
     assert set(trainer.opt.state) == {trainer.vec}
-    assert not torch.equal(trainer.vec.detach().cpu(), load_embedding(result.embedding_path).vec) or True
     saved = load_embedding(result.embedding_path)
     assert saved.step == 3 and torch.equal(saved.vec, trainer.vec.detach().cpu())
 
@@ -128,7 +127,7 @@ def test_other_errors_save_then_raise(backend, make_config, monkeypatch):
     cfg = make_config(steps=10)
     with pytest.raises(ValueError, match="shape mismatch"):
         run(backend, cfg)
-    assert load_embedding(cfg.embeddings_dir / "zork.pt").step == 1
+    assert load_embedding(cfg.embeddings_dir / "zork.pt").step == 2  # two good steps, the third failed
 
 
 def _host_rates(text, max_steps, accum):

@@ -1,0 +1,86 @@
+"""Resume checkpoints load safely; the Train tab's background session runs, reports and stops."""
+
+from __future__ import annotations
+
+import pickle
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from lib_ti.training import checkpoint as ckpt
+from lib_ti.training.session import TrainingSession, plot_series
+
+
+def test_state_file_is_weights_only_and_restores_every_rng(tmp_path):
+    rng = random.Random(5)
+    rng.random()
+    np.random.seed(3)
+    state = {"python_private": ckpt.python_rng_state(rng), "global_rng": ckpt.global_rng_states(), "step": 7}
+    path = ckpt.save_state(tmp_path / "x-7.state.pt", state)
+    expected = (rng.random(), torch.rand(3), np.random.rand(2), random.random())
+    loaded = ckpt.load_state(path)  # torch.load(weights_only=True) inside
+    other = random.Random(0)
+    ckpt.set_python_rng_state(loaded["python_private"], other)
+    ckpt.set_global_rng_states(loaded["global_rng"])
+    assert other.random() == expected[0]
+    assert torch.equal(torch.rand(3), expected[1])
+    assert np.array_equal(np.random.rand(2), expected[2]) and random.random() == expected[3]
+    assert ckpt.latest_state(tmp_path.parent / tmp_path.name) is None  # only looks in <run>/checkpoints
+
+
+@pytest.mark.parametrize("content, message", [
+    (pickle.dumps({"format": "something else"}), "not a TI Lab training checkpoint"),
+    (b"garbage", "not a TI Lab training checkpoint"),
+])
+def test_foreign_files_are_refused(tmp_path, content, message):
+    path = tmp_path / "bad.state.pt"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=message):
+        ckpt.load_state(path)
+
+
+def test_latest_state_picks_highest_step(tmp_path):
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    for step in (5, 40, 12):
+        (folder / f"n-{step}.state.pt").write_bytes(b"")
+    assert ckpt.latest_state(tmp_path).name == "n-40.state.pt"
+
+
+def test_session_runs_in_background_and_stops(backend, make_config):
+    import threading
+
+    locked = []
+    lock = threading.Lock()
+
+    class Recording:
+        def __enter__(self):
+            lock.acquire()
+            locked.append(True)
+
+        def __exit__(self, *exc):
+            lock.release()
+
+    cfg = make_config(steps=10000, eval_every=3, preview_every=0)
+    session = TrainingSession(backend, cfg, lock=Recording).start()
+    for _ in range(600):
+        if session.snapshot().step >= 4:
+            break
+        session.wait(0.05)
+    session.stop()
+    session.wait(60)
+    snap = session.snapshot()
+    assert not snap.running and snap.error is None and locked == [True] and not lock.locked()
+    assert snap.result.status == "interrupted" and snap.result.step >= 4 and "Interrupted" in snap.status
+    assert len(snap.series["step"]) == snap.result.step
+    loss_img, norm_img = plot_series(snap.series)
+    assert loss_img.size[0] > 100 and norm_img.size[0] > 100
+
+
+def test_session_reports_errors_as_text(backend, make_config, tmp_path):
+    session = TrainingSession(backend, make_config(data_dir=tmp_path / "missing")).start()
+    session.wait(60)
+    snap = session.snapshot()
+    assert snap.result is None and "doesn't exist" in snap.error and snap.status.startswith("Error")
