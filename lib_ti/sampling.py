@@ -82,7 +82,10 @@ def sample_latents(
     x = torch.stack([torch.randn(shape, generator=torch.Generator().manual_seed(seed + i)) for i in range(b)])
     x = x.to(device) * sigmas[0]
     model = _CFGDenoiser(den, cond, uncond, cfg_scale)
-    with torch.no_grad():
+    from .training.accel import autocast_for, model_amp_dtype
+
+    amp = model_amp_dtype("auto", device, backend.model)
+    with torch.no_grad(), autocast_for(device, amp is not None, amp):
         if sampler == "Euler a":
             gen = torch.Generator().manual_seed(seed)
 

@@ -219,8 +219,10 @@ def sharpness(gray512: np.ndarray, tiles: int = 4) -> float:
 def measure(li: LoadedImage) -> ImageStats:
     """All per-image measurements of one loaded image (the image itself is not kept)."""
     import cv2
-    import imagehash
 
+    from ..deps import require
+
+    imagehash = require("imagehash", "ImageHash", "Near-duplicate detection")
     rgb512 = np.asarray(li.image)
     gray512 = cv2.cvtColor(rgb512, cv2.COLOR_RGB2GRAY)
     face = main_face(gray512)

@@ -24,6 +24,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
+from lib_ti.emphasis import parse_prompt_attention
+
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
@@ -98,8 +100,6 @@ def parse_segments(line: str, emphasis: str = "Original") -> list[list]:
     check_emphasis(emphasis)
     if emphasis == "None":
         return [[line, 1.0]]
-    from lib_ti.emphasis import parse_prompt_attention
-
     return parse_prompt_attention(line)
 
 

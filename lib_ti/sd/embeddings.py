@@ -33,7 +33,7 @@ PathLike = Union[str, Path]
 
 #: what the host's slider allows for "Number of vectors per token"
 MAX_VECTORS = 75
-#: extensions the host's embedding database reads (images: PNG tEXt data only, see :func:`load_embedding`)
+#: extensions the host's embedding database reads (images carry the data in a text chunk or in their pixels)
 LOADABLE_SUFFIXES = (".pt", ".bin", ".safetensors", ".png", ".webp")
 #: zip entries the host's ``modules/safe.py`` accepts in a ``.pt`` (our own pattern, same rule)
 HOST_ALLOWED_ZIP_ENTRY = re.compile(r"^[^/]+/(data\.pkl|data/\d+|version|byteorder|\.data/serialization_id)$")
@@ -193,26 +193,78 @@ def _torch_load_weights_only(path: Path) -> Any:
                          f"which TI Lab never unpickles ({detail[:200]})") from None
 
 
-def _png_embedding_data(path: Path) -> Optional[dict]:
-    """The host's method 1: base64 JSON in the PNG text chunk ``sd-ti-embedding`` (tensors as nested lists)."""
-    import torch
+def _image_embedding_data(path: Path) -> Optional[dict]:
+    """Embedding data of an image, as the host reads it: the ``sd-ti-embedding`` text chunk (base64 JSON), else
+    data hidden in the pixels (:func:`_pixel_embedding_data`); None for a plain image (a preview)."""
     from PIL import Image
 
-    with Image.open(path) as im:
-        text = getattr(im, "text", None) or {}
-        blob = text.get("sd-ti-embedding")
-    if blob is None:
-        return None
-
-    def hook(d: dict) -> Any:
-        if "TORCHTENSOR" in d:
-            return torch.tensor(d["TORCHTENSOR"], dtype=torch.float32)
-        return d
-
     try:
-        return json.loads(base64.b64decode(blob), object_hook=hook)
+        with Image.open(path) as im:
+            blob = (getattr(im, "text", None) or {}).get("sd-ti-embedding")
+            if blob is None:
+                return _pixel_embedding_data(im)
+    except OSError as exc:
+        raise ValueError(f"{path}: not a readable image ({exc})") from None
+    try:
+        return json.loads(base64.b64decode(blob), object_hook=_tensor_hook)
     except ValueError as exc:
         raise ValueError(f"{path}: its sd-ti-embedding text is not valid embedding data ({exc})") from None
+
+
+def _lcg_nibbles(count: int) -> "Any":
+    """Key stream of the host's pixel format: an LCG (a=1664525, c=1013904223, m=2**32, seed 0), each value
+    ``% 255``, low 4 bits."""
+    import numpy as np
+
+    out = np.empty(count, dtype=np.uint8)
+    seed = 0
+    for i in range(count):
+        seed = (1664525 * seed + 1013904223) % 4294967296
+        out[i] = (seed % 255) & 0x0F
+    return out
+
+
+def _pixel_embedding_data(im: Any) -> Optional[dict]:
+    """The host's method 2: zlib-compressed JSON hidden in the low 4 bits of two side blocks of the image.
+
+    After cropping the black border, the columns whose low nibbles are all zero separate a left block (low nibbles
+    of the data) from a right block (high nibbles); each block is XORed with the LCG key stream. None when the
+    image carries no such blocks.
+    """
+    import zlib
+
+    import numpy as np
+
+    arr = np.asarray(im.convert("RGB"), dtype=np.uint8)
+    lit = (arr > 0).all(2)
+    cols, rows = lit.any(0), lit.any(1)
+    if not cols.any():
+        return None
+    c0, c1 = cols.argmax(), len(cols) - cols[::-1].argmax()
+    r0, r1 = rows.argmax(), len(rows) - rows[::-1].argmax()
+    nib = arr[r0:r1, c0:c1] & 0x0F
+    black = np.where(nib.sum(axis=(0, 2)) == 0)[0]
+    if black.shape[0] < 2:
+        return None
+    low, high = nib[:, :black.min()], nib[:, black.max() + 1:]
+    if low.shape != high.shape or low.size == 0:
+        return None
+    low = low ^ _lcg_nibbles(low.size).reshape(low.shape)
+    high = high ^ _lcg_nibbles(high.size).reshape(high.shape)
+    try:
+        raw = zlib.decompress(((high << 4) | low).astype(np.uint8).tobytes())
+        return json.loads(raw, object_hook=_tensor_hook)
+    except (zlib.error, ValueError):
+        return None
+
+
+def _tensor_hook(d: dict) -> Any:
+    """JSON object hook of the host's image formats: ``{"TORCHTENSOR": nested lists}`` is a tensor."""
+    import torch
+
+    if "TORCHTENSOR" in d:
+        return torch.tensor(d["TORCHTENSOR"], dtype=torch.float32)
+    return d
 
 
 def embedding_from_data(data: Any, name: str, filename: str = "embedding file") -> Embedding:
@@ -247,8 +299,8 @@ def embedding_from_data(data: Any, name: str, filename: str = "embedding file") 
 
 def load_embedding(path: PathLike) -> Embedding:
     """Read an embedding in any format the host reads: ``.pt``/``.bin`` (original TI dict, old ``ParameterDict``
-    files, single-tensor dicts), ``.safetensors`` (``emb_params`` or any single tensor) and PNG/WebP with an
-    ``sd-ti-embedding`` text chunk.
+    files, single-tensor dicts), ``.safetensors`` (``emb_params`` or any single tensor) and PNG/WebP images with an
+    ``sd-ti-embedding`` text chunk or data hidden in their pixels.
 
     The name is the file stem, as in the host (PNG: the ``name`` stored in it). For ``.safetensors`` written by
     TI Lab the step and checkpoint are read back from the metadata (the host ignores them).
@@ -277,9 +329,9 @@ def load_embedding(path: PathLike) -> Embedding:
         emb.sd_checkpoint_name = emb.sd_checkpoint_name or meta.get("sd_checkpoint_name")
         return emb
     elif suffix in (".png", ".webp"):
-        data = _png_embedding_data(path)
+        data = _image_embedding_data(path)
         if data is None:
-            raise ValueError(f"{path}: this image carries no embedding (no sd-ti-embedding text chunk)")
+            raise ValueError(f"{path}: this image carries no embedding (no sd-ti-embedding text, no data in pixels)")
         name = str(data.get("name", name))
     else:
         raise ValueError(f"{path}: unknown embedding file type; TI Lab reads {', '.join(LOADABLE_SUFFIXES)}")

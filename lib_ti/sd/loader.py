@@ -220,7 +220,6 @@ def load_ldm(ckpt: Union[str, Path], config: Optional[Union[str, Path]] = None, 
     ``dtype`` applies to the UNet and the text encoder (default float32); the VAE and ``alphas_cumprod`` stay
     float32. The result carries ``tilab_checkpoint`` (the path) and ``tilab_config`` (the yaml used).
     """
-    import contextlib as _ctx
     import io
 
     import torch
@@ -247,7 +246,7 @@ def load_ldm(ckpt: Union[str, Path], config: Optional[Union[str, Path]] = None, 
     cfg = OmegaConf.load(cfg_path)
     _prepare_config(cfg, [cfg_path.parent, ckpt.parent], dtype)
 
-    with _building(), _ctx.redirect_stdout(io.StringIO()):
+    with _building(), contextlib.redirect_stdout(io.StringIO()):  # ldm prints model summaries
         model = instantiate_from_config(cfg.model)
     try:
         missing, unexpected = model.load_state_dict(state, strict=False)

@@ -24,7 +24,7 @@ from typing import Any, Callable, Optional
 from ..fsutil import atomic_write_text
 from ..jobs import Job
 from . import checkpoint as ckpt
-from .accel import (OOM_REMEDIES, amp_dtype, autocast_for, gradient_checkpointing, is_out_of_memory,
+from .accel import (OOM_REMEDIES, autocast_for, gradient_checkpointing, is_out_of_memory, model_amp_dtype,
                     sdpa_attention)
 from .config import TrainConfig
 from .dataset import EpochSampler, effective_sizes, epoch_position, first_item_prompt, scan_folder
@@ -62,6 +62,20 @@ class TrainResult:
     message: str
     run_dir: Path
     previews: list[Path] = field(default_factory=list)
+
+
+#: Settings that shape the random streams or the batches; a resume with any of them changed is not exact.
+RESUME_FIXED = ("name", "data_dir", "template", "learn_rate", "steps", "batch_size", "grad_accum", "width", "height",
+                "latent_method", "shuffle_tags", "tag_dropout", "flip_p", "clip_grad_mode", "clip_grad_value", "seed",
+                "clip_skip", "emphasis", "filename_word_regex", "filename_join")
+
+
+def check_resume_config(saved: dict, current: dict, path: Path) -> None:
+    """``ValueError`` naming the first setting that differs from the checkpoint's run (resume must be exact)."""
+    for key in RESUME_FIXED:
+        if key in saved and str(saved[key]) != str(current.get(key)):
+            raise ValueError(f"Cannot resume exactly from '{path.name}': {key} was {saved[key]!r} in that run, now "
+                             f"{current.get(key)!r}. Use the same settings, or start a new run from the saved .pt.")
 
 
 class Trainer:
@@ -102,6 +116,8 @@ class Trainer:
         cfg.validate()
         cfg.name = validate_name(cfg.name)
         state = ckpt.load_state(cfg.resume) if cfg.resume else None
+        if state is not None:
+            check_resume_config(json.loads(state["config"]), cfg.to_dict(), cfg.resume)
         self.lines = read_template(resolve_template(cfg.template, self.template_dirs))
         scan = scan_folder(cfg.data_dir, cfg.filename_word_regex, cfg.filename_join)
         self.items = scan.items
@@ -123,7 +139,7 @@ class Trainer:
         # host: when neither shuffle nor dropout is on, each image's prompt is made once, in dataset order
         self.fixed_prompts = None if self.maker.per_sample else [self.maker.make(it.caption) for it in self.items]
 
-        self.amp = amp_dtype(cfg.precision, self.device)
+        self.amp = model_amp_dtype(cfg.precision, self.device, self.backend.model)
         keep_on = "cpu" if cfg.low_memory else self.device
         self._status(f"Caching latents of {len(self.items)} images ({cfg.latent_method})…")
         self.cache: LatentCache = build_cache(
@@ -173,8 +189,6 @@ class Trainer:
         self._write_settings()
 
     def _load_state(self, state: dict) -> None:
-        import torch
-
         self.opt.load_state_dict(state["optimizer"])
         self.sched.load_state_dict(state["scheduler"])
         if self.clip_sched is not None and state.get("clip_scheduler"):
@@ -188,7 +202,6 @@ class Trainer:
             self.scaler.load_state_dict(state["scaler"])
         if state.get("fixed_prompts") is not None:
             self.fixed_prompts = list(state["fixed_prompts"])
-        del torch
 
     def _fixed_batch(self) -> None:
         """Fixed images x fixed timesteps x fixed noise: a loss comparable across steps and runs."""
@@ -391,14 +404,19 @@ class Trainer:
                 t0 = time.perf_counter()
                 loss_sum = 0.0
                 stop = None
-                for _ in range(self.grad_accum):
+                for k in range(self.grad_accum):
                     # host order: schedule first (one entry per call), then the stop checks
+                    before = self.sched.state_dict()
                     if self.sched.step(self.step):
                         self.opt.param_groups[0]["lr"] = self.sched.learn_rate
                     if self.sched.finished:
                         stop = "finished"
                         break
-                    if self.job.interrupted:
+                    # Interrupt only between updates: a half-accumulated step would have drawn batches and
+                    # noise that the checkpoint could not replay, and undo this call so resume repeats it.
+                    if k == 0 and self.job.interrupted:
+                        self.sched.load_state_dict(before)
+                        self.opt.param_groups[0]["lr"] = self.sched.learn_rate
                         stop = "interrupted"
                         break
                     if self.clip_sched is not None:

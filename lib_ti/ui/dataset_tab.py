@@ -42,6 +42,7 @@ def run_check(ctx: AppContext, folder_text: str, size: Any, recursive: bool, tem
     from ..dataset.pipeline import check_folder
     from ..dataset.report import GLOBAL_FLOOR, findings_html, heatmap_html, to_html, verdict_card_html, zoom_chart_html
     from ..dataset.store import save_html, save_report
+    from ..deps import MissingDependency
     from ..paths import PathRefused
 
     try:
@@ -55,7 +56,7 @@ def run_check(ctx: AppContext, folder_text: str, size: Any, recursive: bool, tem
         res = check_folder(folder, size=size_i, recursive=bool(recursive), clip=(clip or "").strip() or None,
                            template=tmpl, dup_threshold=float(ctx.settings.get("tilab_dataset_dup_threshold")), job=job,
                            processes=not ctx.in_host)
-    except (PathRefused, ValueError, OSError) as exc:
+    except (PathRefused, ValueError, OSError, MissingDependency) as exc:
         return TabOutput(status=f"<div class='tilab-error' style='color:#b71c1c;font-weight:600'>⚠ {html.escape(str(exc))}</div>")
     report = res.report
     json_path = save_report(ctx.data_dir, folder, report)

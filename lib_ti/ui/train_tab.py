@@ -11,8 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import time
-from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from ..context import AppContext
 
@@ -106,11 +105,17 @@ def make_config(ctx: AppContext, name: str, data_dir: str, template: str, learn_
 
     clean = validate_name(name)
     data = ctx.guard.check(data_dir, must_exist=True, kind="dataset folder")
-    run_root = ctx.data_dir / "training" / clean
+    runs = ctx.data_dir / "training" / clean  # one timestamped folder per run, so runs never mix files
     existing = ctx.embeddings_folder() / f"{clean}.pt"
-    state = latest_state(run_root) if resume else None
-    if resume and state is None:
-        raise ValueError(f"Nothing to resume: no checkpoint in '{run_root / 'checkpoints'}'.")
+    state = None
+    if resume:
+        for folder in sorted((p for p in runs.glob("*") if p.is_dir()), reverse=True):
+            state = latest_state(folder)
+            if state is not None:
+                break
+        if state is None:
+            raise ValueError(f"Nothing to resume: no checkpoint in any run under '{runs}'.")
+    run_root = state.parent.parent if state is not None else runs / f"{_dt.datetime.now():%Y%m%d-%H%M%S}"
     cfg = TrainConfig(
         name=clean, data_dir=data, run_dir=run_root, embeddings_dir=ctx.embeddings_folder(), template=template,
         learn_rate=learn_rate, steps=int(steps), batch_size=int(batch_size), grad_accum=int(grad_accum),
@@ -123,6 +128,10 @@ def make_config(ctx: AppContext, name: str, data_dir: str, template: str, learn_
         preview_sampler=preview_sampler, seed=0, preview_seed=int(preview_seed), precision=precision,
         gradient_checkpointing=bool(grad_ckpt), low_memory=bool(low_memory),
     )
+    prompt_options = ctx.extras.get("prompt_options")  # inside the host: its Clip skip and emphasis mode
+    if prompt_options is not None:
+        opts = prompt_options()
+        cfg.clip_skip, cfg.emphasis = int(opts["clip_skip"]), str(opts["emphasis"])
     cfg.validate()
     return cfg
 

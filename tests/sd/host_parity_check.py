@@ -27,7 +27,7 @@ sys.argv = ["webui.py", "--use-cpu", "all", "--no-half", "--skip-torch-cuda-test
 from modules import initialize
 initialize.imports()
 initialize.check_versions = lambda: None
-from modules import shared, sd_hijack, devices
+from modules import shared, sd_hijack
 from modules.textual_inversion.textual_inversion import Embedding as HostEmbedding
 import torch
 sys.path.insert(0, str(REPO))
@@ -82,7 +82,7 @@ for kind in ("sd1", "sd2"):
     # the host's create_embedding vs ours, and registering our files in the host's database
     from modules.textual_inversion import textual_inversion as ti
     from lib_ti import host as tihost
-    from lib_ti.sd.embeddings import create_embedding, save_embedding, load_embedding
+    from lib_ti.sd.embeddings import create_embedding, save_embedding
     shared.sd_model = model
     emb_dir = Path(shared.cmd_opts.embeddings_dir); emb_dir.mkdir(parents=True, exist_ok=True)
     db.add_embedding_dir(str(emb_dir))

@@ -153,6 +153,48 @@ def test_png_text_chunk_embedding(tmp_path):
     torch.testing.assert_close(emb.vec, vec)
 
 
+def _hide_in_pixels(image: Image.Image, data: dict) -> Image.Image:
+    """The host's pixel format, written here from its description: zlib JSON, low nibbles in a left block, high
+    nibbles in a right block, each XORed with an LCG key stream, black columns around the picture."""
+    import zlib
+
+    import numpy as np
+
+    def enc(o):
+        if isinstance(o, torch.Tensor):
+            return {"TORCHTENSOR": o.tolist()}
+        raise TypeError
+
+    def key(n):
+        seed, out = 0, []
+        for _ in range(n):
+            seed = (1664525 * seed + 1013904223) % 2**32
+            out.append((seed % 255) & 0x0F)
+        return np.array(out, dtype=np.uint8)
+
+    raw = np.frombuffer(zlib.compress(json.dumps(data, default=enc).encode(), 9), np.uint8)
+    h = image.height
+    w = -(-raw.size // (h * 3))
+    n = h * w * 3
+    low = (np.resize(raw & 0x0F, n) ^ key(n)).reshape(h, w, 3) | 0x80  # a visible high nibble: not cropped
+    high = (np.resize(raw >> 4, n) ^ key(n)).reshape(h, w, 3) | 0x80
+    canvas = Image.new("RGB", (2 * w + image.width + 2, h))
+    canvas.paste(Image.fromarray(low.astype(np.uint8)), (0, 0))
+    canvas.paste(image, (w + 1, 0))
+    canvas.paste(Image.fromarray(high.astype(np.uint8)), (w + 1 + image.width + 1, 0))
+    return canvas
+
+
+def test_embedding_hidden_in_pixels(tmp_path):
+    vec = torch.randn(2, 32)
+    data = {"string_to_token": {"*": 265}, "string_to_param": {"*": vec}, "name": "hidden", "step": 77}
+    path = tmp_path / "card.png"
+    _hide_in_pixels(Image.new("RGB", (24, 24), (200, 120, 60)), data).save(path)
+    emb = load_embedding(path)
+    assert emb.name == "hidden" and emb.step == 77
+    torch.testing.assert_close(emb.vec, vec)
+
+
 REFUSED = [
     ("sdxl", "x.safetensors", lambda p: save_file({"clip_l": torch.zeros(1, 768), "clip_g": torch.zeros(1, 1280)},
                                                    str(p)), "SDXL embedding"),
@@ -161,7 +203,8 @@ REFUSED = [
     ("two tensors", "z.pt", lambda p: torch.save({"a": torch.zeros(1, 4), "b": torch.zeros(1, 4)}, p), "multiple terms"),
     ("not a dict", "w.pt", lambda p: torch.save([torch.zeros(1, 4)], p), "not an embedding"),
     ("no tensors", "v.pt", lambda p: torch.save({"name": "x"}, p), "couldn't identify"),
-    ("png without data", "u.png", lambda p: Image.new("RGB", (4, 4)).save(p), "carries no embedding"),
+    ("png without data", "u.png", lambda p: Image.new("RGB", (16, 16), (90, 140, 30)).save(p), "carries no embedding"),
+    ("black png", "s.png", lambda p: Image.new("RGB", (4, 4)).save(p), "carries no embedding"),
     ("unknown type", "t.txt", lambda p: p.write_text("hi"), "unknown embedding file type"),
 ]
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lib_ti.training.accel import (_ldm_cross_attention_modules, _sdpa_forward, amp_dtype, gradient_checkpointing,
-                                   is_out_of_memory, sdpa_attention)
+                                   is_out_of_memory, model_amp_dtype, sdpa_attention, weights_dtype)
 
 
 def _loss_and_grad(backend):
@@ -40,6 +40,8 @@ def test_gpu_only_switches_are_off_on_cpu(backend):
     with sdpa_attention(backend.model, "cpu") as n:
         assert n == 0
     assert amp_dtype("auto", "cpu") is None and amp_dtype("fp16", "cpu") is None
+    assert weights_dtype(backend.model) == torch.float32
+    assert model_amp_dtype("fp32", "cpu", backend.model) is None
 
 
 @pytest.mark.parametrize("exc, expected", [

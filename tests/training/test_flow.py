@@ -51,7 +51,8 @@ def test_planted_concept_is_learned(backend, tmp_path):
 
     def fixed_loss(vec):
         with torch.no_grad():
-            return float(trainer.loss_on(trainer.eval_x0, trainer.eval_noise, trainer.eval_t, trainer.eval_prompts, vec))
+            return float(trainer.loss_on(trainer.eval_x0, trainer.eval_noise, trainer.eval_t,
+                                         trainer.eval_prompts, vec))
 
     l_hidden, l_zero = fixed_loss(hidden), fixed_loss(torch.zeros_like(hidden))
     assert l_hidden < l_zero

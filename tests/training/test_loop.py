@@ -56,6 +56,8 @@ RESUME_CASES = {
     "everything random": dict(latent_method="random", shuffle_tags=True, tag_dropout=0.3, flip_p=0.5,
                               grad_accum=2, batch_size=1, clip_grad_mode="norm", clip_grad_value="0.5:3,0.05"),
     "schedule changes after resume": dict(learn_rate="0.02:2,0.1:4,0.005", eval_every=2),
+    # duplicate entries are consumed one per scheduler call: the interrupted call must not be counted twice
+    "duplicate schedule steps": dict(learn_rate="0.01:3,0.02:3,0.005", batch_size=1),
 }
 
 
@@ -73,7 +75,8 @@ def test_resume_matches_uninterrupted_run(backend, make_config, tmp_path, case):
     assert [i.loss for i in resumed_infos] == [i.loss for i in full_infos[3:]]
     assert [i.learn_rate for i in resumed_infos] == [i.learn_rate for i in full_infos[3:]]
     assert torch.equal(load_embedding(resumed.embedding_path).vec, load_embedding(full.embedding_path).vec)
-    with open(tmp_path / "a" / "textual_inversion_loss.csv") as fa, open(tmp_path / "b" / "textual_inversion_loss.csv") as fb:
+    csv_a, csv_b = (tmp_path / run / "textual_inversion_loss.csv" for run in ("a", "b"))
+    with open(csv_a) as fa, open(csv_b) as fb:
         assert list(csv.reader(fa)) == list(csv.reader(fb))
 
 
@@ -166,3 +169,21 @@ def test_fixed_batch_loss_and_norms_are_logged(backend, make_config):
     with open(result.run_dir / "textual_inversion_loss.csv") as fh:
         header = fh.readline().strip()
     assert header == "step,epoch,epoch_step,loss,learn_rate"
+
+
+def test_resume_refuses_changed_settings(backend, make_config, tmp_path):
+    _, first, _ = run(backend, make_config(steps=10), stop_at=2)
+    cfg = make_config(steps=10, batch_size=1, resume=first.state_path)
+    with pytest.raises(ValueError, match="batch_size was 2 in that run, now 1"):
+        Trainer(backend, cfg).prepare()
+
+
+def test_trains_a_v_prediction_sd2_model(tiny_workdir, make_config):
+    from lib_ti.sd.backend import SDBackend
+    from lib_ti.sd.testkit import build_tiny_sd
+
+    backend = SDBackend(build_tiny_sd("sd2", workdir=tiny_workdir, parameterization="v"))
+    assert backend.family == "sd2" and backend.parameterization == "v"
+    trainer, result, infos = run(backend, make_config(steps=3, eval_every=3))
+    assert result.status == "finished" and all(i.loss > 0 for i in infos)
+    assert tuple(load_embedding(result.embedding_path).vec.shape) == (2, backend.embedding_width)

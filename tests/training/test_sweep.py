@@ -16,7 +16,8 @@ def checkpoints(tmp_path, backend):
     folder = tmp_path / "checkpoints"
     g = torch.Generator().manual_seed(0)
     for step in (10, 2):
-        save_embedding(Embedding(f"zork-{step}", torch.randn(2, backend.embedding_width, generator=g), step), folder / f"zork-{step}.pt")
+        vec = torch.randn(2, backend.embedding_width, generator=g)
+        save_embedding(Embedding(f"zork-{step}", vec, step), folder / f"zork-{step}.pt")
     (folder / "zork-10.state.pt").write_bytes(b"not an embedding")
     return folder
 

@@ -76,3 +76,14 @@ def test_tab_builds(ctx):
     ids = {getattr(b, "elem_id", None) for b in demo.blocks.values()}
     assert {"tilab_train_start", "tilab_train_stop", "tilab_train_loss_plot", "tilab_train_gallery",
             "tilab_train_inspect_btn", "tilab_train_weaken_btn", "tilab_train_sweep_btn"} <= ids
+
+
+def test_each_run_gets_its_own_folder_and_resume_finds_the_newest(ctx, dataset_dir):
+    cfg = train_tab.make_config(ctx, *_fields(dataset_dir))
+    assert cfg.run_dir.parent == ctx.data_dir / "training" / "zork" and cfg.resume is None
+    for run, step in (("20260101-000000", 90), ("20260102-000000", 20)):
+        folder = ctx.data_dir / "training" / "zork" / run / "checkpoints"
+        folder.mkdir(parents=True)
+        (folder / f"zork-{step}.state.pt").write_bytes(b"")
+    cfg = train_tab.make_config(ctx, *_fields(dataset_dir, resume=True))
+    assert cfg.resume.name == "zork-20.state.pt" and cfg.run_dir.name == "20260102-000000"
