@@ -77,6 +77,15 @@ def host_context():
         value = factory()
         if value is not None:
             setattr(ctx, field_name, value)
+    # Training runs on the model the host has loaded and writes where the host looks for embeddings.
+    ctx.embeddings_dir = host_embeddings_dir()
+    ctx.on_embedding_saved = register_saved_embedding
+    ctx.extras.update(
+        sd_backend=host_sd_backend,
+        training_lock=training_queue_lock,
+        prompt_options=host_prompt_options,
+        template_dirs=host_template_dirs(),
+    )
     return ctx
 
 
@@ -311,5 +320,14 @@ def training_queue_lock():
     return call_queue.queue_lock
 
 
-#: The Train tab's progress goes to the host's progress bar; the host's Interrupt button stops it.
+def host_template_dirs() -> tuple:
+    """The host's prompt-template folder (``--textual-inversion-templates-dir``), searched after TI Lab's own."""
+    from modules import shared
+
+    folder = getattr(shared.cmd_opts, "textual_inversion_templates_dir", None)
+    return (Path(folder),) if folder else ()
+
+
+#: The Train tab's progress goes to the host's progress bar (it holds the queue lock, like the host's own
+#: trainer); the host's Interrupt button stops it. Other tabs use gradio's own progress.
 _CONTEXT_HOOKS.setdefault("progress_sink", lambda: training_progress_sink)

@@ -6,6 +6,9 @@ import os
 
 import pytest
 
+# One BLAS/OpenMP thread per process: the suite runs a server, a browser and pytest side by side on
+# 2 cores, and OpenMP's spin-waiting under that contention made torch steps tens of times slower.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")

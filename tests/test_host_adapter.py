@@ -37,7 +37,9 @@ def fake_host(monkeypatch, tmp_path):
     shared.OptionInfo = _OptionInfo
     shared.opts = types.SimpleNamespace(data={}, add_option=lambda k, info: options.__setitem__(k, info))
     shared.cmd_opts = types.SimpleNamespace(listen=False, share=False, ngrok=None, server_name=None,
-                                            enable_insecure_extension_access=False)
+                                            enable_insecure_extension_access=False,
+                                            embeddings_dir=str(tmp_path / "embeddings"),
+                                            textual_inversion_templates_dir=str(tmp_path / "templates"))
     paths_internal = types.ModuleType("modules.paths_internal")
     paths_internal.data_path = str(tmp_path)
     for name, mod in {"modules": modules, "modules.script_callbacks": sc, "modules.shared": shared,
@@ -103,3 +105,23 @@ def test_app_started_adds_routes(fake_host):
     fake_host.shared.opts.data["tilab_preset_weights"] = "0.7"
     host.on_app_started(None, app)
     assert TestClient(app).get("/tilab/api/settings").json()["weights"] == [0.7]
+
+
+def test_host_context_trains_on_the_hosts_model_and_folders(fake_host):
+    from lib_ti import host
+
+    ctx = host.host_context()
+    assert ctx.in_host and ctx.embeddings_folder() == fake_host.data / "embeddings"
+    assert ctx.on_embedding_saved is host.register_saved_embedding
+    assert ctx.extras["sd_backend"] is host.host_sd_backend
+    assert ctx.extras["template_dirs"] == (fake_host.data / "templates",)
+    assert ctx.progress_sink is host.training_progress_sink
+
+
+def test_only_exclusive_jobs_use_the_hosts_progress_bar(fake_host):
+    from lib_ti import host
+    from lib_ti.ui import jobs_ui
+
+    ctx = host.host_context()
+    assert isinstance(jobs_ui.start(ctx, "check").sink, jobs_ui.GradioSink)
+    assert isinstance(jobs_ui.start(ctx, "train", exclusive=True).sink, host.HostProgressSink)

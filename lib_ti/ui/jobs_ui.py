@@ -1,6 +1,6 @@
 """Long jobs started from the UI: progress display and the Stop button.
 
-Inside the host, progress goes to the host's progress bar and the host's
+Inside the host, training (an ``exclusive`` job) reports to the host's progress bar and the host's
 Interrupt button stops the job (the sink from ``ctx.progress_sink``). Standalone,
 progress goes to ``gr.Progress`` and each tab's Stop button calls
 :func:`interrupt` with the tab's job name.
@@ -43,9 +43,14 @@ class GradioSink:
         return False
 
 
-def start(ctx: AppContext, name: str, progress: Any = None) -> Job:
-    """Create and register the job ``name`` (one per tab); progress goes where ``ctx`` shows it."""
-    if ctx.progress_sink is not None:
+def start(ctx: AppContext, name: str, progress: Any = None, *, exclusive: bool = False) -> Job:
+    """Create and register the job ``name`` (one per tab).
+
+    ``exclusive`` jobs (training, which holds the host's queue lock) report to the host's own
+    progress bar and obey its Interrupt button; others use gradio's progress (``progress``), so they
+    never reset the host's progress state under a running txt2img.
+    """
+    if exclusive and ctx.progress_sink is not None:
         job = Job(ctx.progress_sink(name))
     else:
         job = Job(GradioSink(progress))

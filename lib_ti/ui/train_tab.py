@@ -143,7 +143,7 @@ def start_training(ctx: AppContext, backend: Any, cfg: Any) -> Any:
     current = _sessions.get(JOB_NAME)
     if current is not None and current.running:
         raise ValueError("A training run is already going; stop it first.")
-    job = start(ctx, JOB_NAME)
+    job = start(ctx, JOB_NAME, exclusive=True)
     lock = ctx.extras.get("training_lock")
     session = TrainingSession(backend, cfg, job=job, lock=lock, on_embedding_saved=ctx.on_embedding_saved,
                               template_dirs=tuple(ctx.extras.get("template_dirs", ())))
