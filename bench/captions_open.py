@@ -29,7 +29,7 @@ from lib_ti.context import standalone_context  # noqa: E402
 def make_folder(folder: Path, n: int) -> None:
     from PIL import Image
 
-    photos = sorted(Path("/work/shared/datasets").glob("*/*.jpg"))
+    photos = sorted((Path(__file__).resolve().parents[2] / "shared" / "datasets").glob("*/*.jpg"))
     folder.mkdir(parents=True)
     for i in range(n):
         target = folder / f"img{i:04d}.jpg"

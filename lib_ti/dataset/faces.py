@@ -2,7 +2,7 @@
 
 The face box is what the zoom check measures for people and what the clothing and hair
 regions are placed around. OpenCV's documented defaults are scale 1.1, 5 neighbours, 24 px minimum (used for the
-face fractions noted in ``/work/shared/datasets/LICENSE-NOTES.md``). We use scale 1.2 and a
+face fractions noted in ``shared/datasets/LICENSE-NOTES.md``). We use scale 1.2 and a
 32 px minimum on a 512 px copy: 1.4-1.8x faster on ``person/`` (timed on the shared 2-core box), the same faces
 are found with box fractions within 0.01 of the defaults (tests/dataset/test_faces_subject.py).
 """

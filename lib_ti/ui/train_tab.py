@@ -124,6 +124,8 @@ def make_config(ctx: AppContext, name: str, data_dir: str, template: str, learn_
         num_vectors=int(num_vectors), init_text=init_text,
         init_embedding=existing if (existing.exists() and state is None) else None, resume=state,
         save_every=int(save_every), preview_every=int(preview_every),
+        # the fixed-batch loss is plotted at the preview rhythm, so the plot has a point per preview
+        eval_every=int(preview_every) if int(preview_every) > 0 else 50,
         preview_prompts=tuple(p.strip() for p in str(preview_prompts).splitlines() if p.strip()),
         preview_sampler=preview_sampler, seed=0, preview_seed=int(preview_seed), precision=precision,
         gradient_checkpointing=bool(grad_ckpt), low_memory=bool(low_memory),

@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from browser_support import CHROMIUM, require_chromium, standalone_server
+
 REPO = Path(__file__).resolve().parents[2]
 SHOTS = REPO / "docs" / "screenshots"
-PHOTOS = Path("/work/shared/datasets/dog")
-CHROMIUM = "/usr/bin/chromium"
-
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="headless Chromium not installed")
+PHOTOS = REPO.parent / "shared" / "datasets" / "dog"
 
 CAPTIONS = {  # file -> bytes: a BOM file, a CRLF file, a missing caption, plain UTF-8
     "00.txt": b"\xef\xbb\xbfa corgi dog sitting on grass, red collar",
@@ -26,12 +21,6 @@ CAPTIONS = {  # file -> bytes: a BOM file, a CRLF file, a missing caption, plain
     "03.txt": b"a dog looking at the camera",
     "04.txt": "corgi dog, grass, sunny day, caf\u00e9".encode("utf-8"),
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -53,31 +42,9 @@ def dataset(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
-    port = _free_port()
-    data = tmp_path_factory.mktemp("tilab-data")
-    env = dict(os.environ, TILAB_DATA=str(data))
-    proc = subprocess.Popen([sys.executable, "-m", "lib_ti", "serve", "--port", str(port), "--data-dir", str(data)],
-                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.time() + 90
-        while time.time() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError("serve exited:\n" + proc.stdout.read().decode(errors="replace"))
-            try:
-                if urllib.request.urlopen(url, timeout=2).status == 200:
-                    break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            raise RuntimeError("serve did not answer in 90 s")
+    require_chromium()
+    with standalone_server(tmp_path_factory.mktemp("tilab-data")) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="module")

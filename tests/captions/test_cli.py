@@ -50,7 +50,7 @@ def test_missing_folder(tmp_path: Path, capsys):
 
 
 def test_stats_json_reads_the_dataset_report(folder: Path, tmp_path: Path, capsys):
-    store = pytest.importorskip("lib_ti.dataset.store")
+    from lib_ti.dataset import store
     store.save_report(tmp_path / "data", folder, {"shared_attributes": [
         {"kind": "background", "description": "white background", "terms": ["white background"],
          "images": ["img1.png", "img2.jpg"], "named_in_captions": False}]})

@@ -87,7 +87,7 @@ def test_no_report_means_no_findings():
 
 
 def test_report_round_trip_through_the_dataset_store(tmp_path: Path):
-    store = pytest.importorskip("lib_ti.dataset.store")
+    from lib_ti.dataset import store
     folder = tmp_path / "set"
     folder.mkdir()
     store.save_report(tmp_path / "data", folder, REPORT)

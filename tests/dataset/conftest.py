@@ -1,4 +1,4 @@
-"""Real photos (``/work/shared/datasets``) and sets built from them that are bad in one known way.
+"""Real photos (``../shared/datasets`` beside the repository) and sets built from them that are bad in one known way.
 
 Each builder writes a folder and returns it; ``check_of(name)`` runs the dataset check once
 per session and caches the report, so the tables below can ask many questions cheaply.
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-DATASETS = Path("/work/shared/datasets")
+DATASETS = Path(__file__).resolve().parents[3] / "shared" / "datasets"  # ../shared beside the repo
 if not DATASETS.is_dir():  # the repository's sibling checkout
     DATASETS = Path(__file__).resolve().parents[3] / "shared" / "datasets"
 
