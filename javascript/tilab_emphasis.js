@@ -6,7 +6,7 @@
     if (window.tilabEmphasis) return;
 
     var TARGETS = ["txt2img_prompt", "img2img_prompt", "txt2img_neg_prompt", "img2img_neg_prompt"];
-    var state = {config: null, chosen: null};
+    var state = {config: null, configAt: 0, chosen: null};
 
     function appRoot() {
         var app = document.querySelector("gradio-app");
@@ -31,9 +31,11 @@
                 shortcut: opts.tilab_preset_shortcut !== false
             });
         }
-        if (state.config) return Promise.resolve(state.config);
+        // Re-read after a few seconds so a settings change reaches an open page without a reload.
+        if (state.config && Date.now() - state.configAt < 3000) return Promise.resolve(state.config);
         return fetch(apiUrl("settings")).then(function (r) { return r.json(); }).then(function (c) {
             state.config = c;
+            state.configAt = Date.now();
             return c;
         });
     }

@@ -65,5 +65,7 @@ def standalone_context(data_dir: Optional[Path] = None, allowed_roots: Optional[
     """Context for ``python -m lib_ti serve``: local, unrestricted unless roots are given."""
     data = Path(data_dir) if data_dir else default_data_dir()
     settings = Settings.from_file(data / "tilab-settings.json")
-    guard = PathGuard.restricted_to([data, *allowed_roots], "--allow given") if allowed_roots else PathGuard()
+    guard = (PathGuard.restricted_to([data, *allowed_roots], "--allow given",
+                                     "To allow another folder, start serve with --allow FOLDER.")
+             if allowed_roots else PathGuard())
     return AppContext(in_host=False, data_dir=data, guard=guard, settings=settings)

@@ -59,7 +59,9 @@ def current_guard():
     if not host_is_exposed(host_cmd_flags()):
         return PathGuard()
     roots = [host_data_dir(), *split_roots(host_settings().get("tilab_allowed_roots"))]
-    return PathGuard.restricted_to(roots, "the WebUI is shared with other machines")
+    return PathGuard.restricted_to(roots, "the WebUI is shared with other machines",
+                                   "To allow another folder, add it in Settings → TI Lab → "
+                                   "'Allowed folders when the UI is shared'.")
 
 
 def host_context():

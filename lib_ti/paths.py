@@ -34,6 +34,8 @@ class PathGuard:
 
     roots: Optional[Sequence[Path]] = None
     reason: str = ""
+    #: how to allow another folder where this guard is used (the host's setting, or serve's --allow)
+    hint: str = ""
     _resolved: list[Path] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -45,8 +47,8 @@ class PathGuard:
         return self.roots is not None
 
     @classmethod
-    def restricted_to(cls, roots: Iterable[os.PathLike | str], reason: str = "") -> "PathGuard":
-        return cls(roots=[Path(r) for r in roots], reason=reason)
+    def restricted_to(cls, roots: Iterable[os.PathLike | str], reason: str = "", hint: str = "") -> "PathGuard":
+        return cls(roots=[Path(r) for r in roots], reason=reason, hint=hint)
 
     def check(self, text: str | os.PathLike, *, must_exist: bool = False, kind: str = "folder") -> Path:
         """Return the resolved path or raise :class:`PathRefused` with a message naming it."""
@@ -59,8 +61,8 @@ class PathGuard:
                 allowed = ", ".join(str(r) for r in self._resolved) or "(none configured)"
                 why = f" ({self.reason})" if self.reason else ""
                 raise PathRefused(
-                    f"Refused {kind} '{raw}': outside the allowed folders{why}. "
-                    f"Allowed: {allowed}. Add a folder in Settings → TI Lab → allowed folders."
+                    f"Refused {kind} '{raw}': outside the allowed folders{why}. Allowed: {allowed}."
+                    + (f" {self.hint}" if self.hint else "")
                 )
         if must_exist and not path.exists():
             raise PathRefused(f"The {kind} '{raw}' does not exist.")

@@ -88,8 +88,9 @@ def test_guard_follows_host_flags_and_settings(fake_host, tmp_path_factory):
     ctx = host.host_context()
     assert ctx.guard.check(str(elsewhere))
     fake_host.shared.cmd_opts.listen = True
-    with pytest.raises(PathRefused, match="shared with other machines"):
+    with pytest.raises(PathRefused, match="shared with other machines") as err:
         ctx.guard.check(str(elsewhere))
+    assert "'Allowed folders when the UI is shared'" in str(err.value)
     assert ctx.guard.check(str(fake_host.data / "x"))
     fake_host.shared.opts.data["tilab_allowed_roots"] = str(elsewhere)
     assert ctx.guard.check(str(elsewhere))

@@ -24,7 +24,8 @@ def make_context(host: str = "127.0.0.1", data_dir: Optional[Path] = None,
     """Folders are unrestricted on loopback; reachable by others, only the data folder and ``allowed_roots``."""
     ctx = standalone_context(data_dir, allowed_roots or None)
     if not is_loopback(host) and not ctx.guard.restricted:
-        ctx.guard = PathGuard.restricted_to([ctx.data_dir], f"listening on {host}")
+        ctx.guard = PathGuard.restricted_to([ctx.data_dir], f"listening on {host}",
+                                            "To allow another folder, start serve with --allow FOLDER.")
     return ctx
 
 

@@ -67,6 +67,10 @@ def test_emphasis_tab_shows_weights_inverse_and_applies_presets(app):
 
 def test_prompt_box_preset_control_and_shortcut(app):
     page = app
+    # The control's label must be readable: gradio's own form styles once padded it out of its 22 px box.
+    style = page.evaluate("() => { const s = getComputedStyle(document.querySelector('.tilab-preset-select'));"
+                          " return [s.fontSize, s.paddingTop, s.height]; }")
+    assert style == ["12px", "0px", "22px"]
     box = page.locator("#txt2img_prompt textarea")
     _set(page, "#txt2img_prompt textarea", "a photo of my_embedding in a garden")
     page.evaluate("() => { const t = document.querySelector('#txt2img_prompt textarea'); t.focus();"
