@@ -71,6 +71,9 @@ def host_threads(base: str) -> str:
 
 def host_train(base: str, name: str, steps: int, a, log_dir: str) -> float:
     """Create a fresh embedding and train it ``steps`` steps with the host's trainer; returns wall seconds."""
+    emb, _ = call(base, "/sdapi/v1/embeddings")
+    if name in emb.get("loaded", {}):
+        raise SystemExit(f"{name} already exists in the host; the bench needs a new name per run")
     call(base, "/sdapi/v1/create/embedding",
          {"name": name, "num_vectors_per_token": 1, "overwrite_old": True, "init_text": "*"})
     never = 10 ** 7  # > 0 (0 makes the host's trainer fail), far above the step count: no previews, no copies
@@ -88,7 +91,7 @@ def host_train(base: str, name: str, steps: int, a, log_dir: str) -> float:
     if "error: None" not in info:
         raise SystemExit(f"host training failed: {info}")
     emb, _ = call(base, "/sdapi/v1/embeddings")
-    got = emb.get("loaded", {}).get(name, {}).get("step")
+    got = emb.get("loaded", {}).get(name, {}).get("step")  # a new embedding starts at 0: proves steps ran
     if got != steps:
         raise SystemExit(f"host embedding {name} is at step {got}, expected {steps}: {info}")
     return seconds
@@ -167,7 +170,10 @@ def main() -> int:
         log_dir = str(work / "host-log")
         for r in range(a.rounds):
             for steps in (n, 2 * n):
-                h = host_train(base, f"benchhost{steps}", steps, a, log_dir)
+                # a new name each run: the host's create/embedding reloads its embedding database only when the
+                # folder's mtime changes, so overwriting a file in place would leave the old (trained) step loaded
+                # and the next train call would return at once
+                h = host_train(base, f"benchhost{steps}r{r}t{time.time_ns() % 10**9}", steps, a, log_dir)
                 o, per_step = ours_train(backend, f"benchours{steps}", steps, a, work)
                 host_t[steps].append(h)
                 ours_t[steps].append(o)

@@ -305,8 +305,10 @@ class HostProgressSink:
     def interrupted(self) -> bool:
         from modules import shared
 
-        # before begin() the flag may be left over from an earlier job's Interrupt
-        return self._begun and bool(shared.state.interrupted)
+        # Before begin() the flag may be left over from an earlier job's Interrupt. The host's Interrupt
+        # button sets only ``stopping_generation`` for multi-step jobs when "Don't Interrupt in the middle"
+        # is on (its default), so both flags count.
+        return self._begun and bool(shared.state.interrupted or getattr(shared.state, "stopping_generation", False))
 
 
 def training_progress_sink(desc: str) -> "HostProgressSink":

@@ -126,3 +126,26 @@ def test_only_exclusive_jobs_use_the_hosts_progress_bar(fake_host):
     ctx = host.host_context()
     assert isinstance(jobs_ui.start(ctx, "check").sink, jobs_ui.GradioSink)
     assert isinstance(jobs_ui.start(ctx, "train", exclusive=True).sink, host.HostProgressSink)
+
+
+@pytest.mark.parametrize("interrupted,stopping,expected", [
+    (False, False, False),
+    (True, False, True),
+    (False, True, True),   # the host's Interrupt for multi-step jobs with "Don't Interrupt in the middle" on
+])
+def test_host_progress_sink_obeys_the_hosts_interrupt(fake_host, interrupted, stopping, expected):
+    from lib_ti import host
+
+    calls = []
+    fake_host.shared.state = types.SimpleNamespace(
+        interrupted=False, stopping_generation=False, job_count=0, job_no=0, textinfo="",
+        begin=lambda job: calls.append(("begin", job)), end=lambda: calls.append(("end",)))
+    sink = host.training_progress_sink("train")
+    assert sink.interrupted() is False  # flags left over from an earlier job don't count before begin
+    sink.begin(40, "Training")
+    fake_host.shared.state.interrupted, fake_host.shared.state.stopping_generation = interrupted, stopping
+    assert sink.interrupted() is expected
+    sink.update(3, 40, "loss 1.0")
+    assert fake_host.shared.state.job_no == 3 and fake_host.shared.state.job_count == 40
+    sink.end()
+    assert calls == [("begin", "tilab-train"), ("end",)]
