@@ -190,10 +190,8 @@ def apply_weight(prompt: str, term: str, weight: float, style: str = "explicit")
     spans = term_spans(prompt, term)
     if not spans:
         return Rewrite(prompt, 0, 0, 1.0, f"'{term}' does not occur in the prompt.")
+    # Right to left, so earlier spans stay valid; the last rewrite is the first occurrence's.
     result = Rewrite(prompt, 0, 0, 1.0)
-    first = None
     for start, end in reversed(spans):
         result = rewrite_span(result.prompt, start, end, weight, style)
-        first = result
-    assert first is not None
-    return Rewrite(result.prompt, first.start, first.end, first.weight)
+    return result

@@ -74,11 +74,10 @@ def host_context():
         data_dir=host_data_dir() / "ti-lab",
         guard=LivePathGuard(current_guard),
         settings=host_settings(),
+        # Captions use the host's BLIP interrogator; training reports to the host's progress state.
+        get_captioner=blip_captioner,
+        progress_sink=training_progress_sink,
     )
-    for field_name, factory in _CONTEXT_HOOKS.items():
-        value = factory()
-        if value is not None:
-            setattr(ctx, field_name, value)
     # Training runs on the model the host has loaded and writes where the host looks for embeddings.
     ctx.embeddings_dir = host_embeddings_dir()
     ctx.on_embedding_saved = register_saved_embedding
@@ -89,10 +88,6 @@ def host_context():
         template_dirs=host_template_dirs(),
     )
     return ctx
-
-
-#: AppContext field -> zero-argument function returning its host value (filled by the sections below).
-_CONTEXT_HOOKS: dict[str, Any] = {}
 
 
 def ui_tabs() -> list:
@@ -261,8 +256,6 @@ def blip_captioner() -> HostBlipCaptioner:
     return HostBlipCaptioner()
 
 
-_CONTEXT_HOOKS["get_captioner"] = lambda: blip_captioner
-
 
 # --- training -------------------------------------------------------------------------------
 
@@ -330,8 +323,3 @@ def host_template_dirs() -> tuple:
 
     folder = getattr(shared.cmd_opts, "textual_inversion_templates_dir", None)
     return (Path(folder),) if folder else ()
-
-
-#: The Train tab's progress goes to the host's progress bar (it holds the queue lock, like the host's own
-#: trainer); the host's Interrupt button stops it. Other tabs use gradio's own progress.
-_CONTEXT_HOOKS.setdefault("progress_sink", lambda: training_progress_sink)

@@ -117,6 +117,7 @@ def test_host_context_trains_on_the_hosts_model_and_folders(fake_host):
     assert ctx.extras["sd_backend"] is host.host_sd_backend
     assert ctx.extras["template_dirs"] == (fake_host.data / "templates",)
     assert ctx.progress_sink is host.training_progress_sink
+    assert ctx.get_captioner is host.blip_captioner
 
 
 def test_only_exclusive_jobs_use_the_hosts_progress_bar(fake_host):

@@ -48,8 +48,7 @@ def test_host_blip_uses_tilab_settings_then_restores(monkeypatch):
 
     from lib_ti import host
 
-    get_captioner = host._CONTEXT_HOOKS["get_captioner"]()  # what host_context() puts in ctx.get_captioner
-    cap = as_captioner(get_captioner())
+    cap = as_captioner(host.blip_captioner())  # host_context() sets ctx.get_captioner = blip_captioner
     cap.load()
     assert cap.caption(Image.new("RGB", (8, 4))) == "an image of size 8x4"
     cap.unload()
