@@ -18,7 +18,7 @@ def header(ctx: AppContext) -> None:
     )
     with gr.Row(elem_id="txt2img_toprow"):
         gr.Textbox(
-            label="Prompt (scratch box; select a word and use the ⚖ presets or Alt+E, like in the host's txt2img)",
+            label="Prompt (scratch box; select a word and use the weight… control or Alt+E, like in the host's txt2img)",
             elem_id="txt2img_prompt", elem_classes=["prompt"], lines=2, interactive=True,
             value="A (((oil painting))) of my_embedding by Leonardo da Vinci",
         )
