@@ -1,6 +1,6 @@
 """How long the Captions tab takes to open a folder of 1,000 images (target: under 3 s).
 
-Builds a folder of 1,000 real photos (the shared datasets, copied round-robin; or generated images if
+Builds a folder of 1,000 real photos (the repository's test photos, copied round-robin; or generated images if
 those are absent) with captions on 6 of 7, then times, side by side in one run:
 
 1. the tab's real Load callback (``on_load`` from the built Blocks, plus gradio's postprocessing of its
@@ -23,13 +23,13 @@ sys.path.insert(0, str(REPO))
 
 from lib_ti.captions.session import CaptionSession  # noqa: E402
 from lib_ti.captions.thumbs import thumbnail  # noqa: E402
-from lib_ti.context import standalone_context  # noqa: E402
+from lib_ti.core.context import standalone_context  # noqa: E402
 
 
 def make_folder(folder: Path, n: int) -> None:
     from PIL import Image
 
-    photos = sorted((Path(__file__).resolve().parents[2] / "shared" / "datasets").glob("*/*.jpg"))
+    photos = sorted((REPO / "tests" / "data" / "photos").glob("*/*.jpg"))
     folder.mkdir(parents=True)
     for i in range(n):
         target = folder / f"img{i:04d}.jpg"

@@ -10,16 +10,16 @@ the step count).
 Set-up is subtracted: each side trains N and then 2N steps from scratch, and the step rate is
 ``N / (t(2N) - t(N))`` (dataset loading, latent caching and the final save are paid by both runs alike).
 Host: wall time of the HTTP call. TI Lab: wall time of ``Trainer.run()`` on the checkpoint loaded
-standalone (``lib_ti.sd.loader.load_ldm``, loaded once before timing). Rounds are interleaved
+standalone (``lib_ti.model.loader.load_ldm``, loaded once before timing). Rounds are interleaved
 (host N, ours N, host 2N, ours 2N) so load changes on a shared machine hit both sides alike; the median
 over rounds is reported.
 
 Threads: this process runs with OMP_NUM_THREADS=1 / ``torch.set_num_threads(1)``; the host's value is read
-from its process environment when its pid file is found (the harness in /work/host sets 1).
+from its process environment when ``--host-pid-file`` names the host's pid file (the harness sets 1).
 
     python bench/host_train_compare.py http://127.0.0.1:7860 \
-        --ckpt /work/host/models/Stable-diffusion/tiny768.safetensors [--config ...yaml] \
-        [--data /work/shared/datasets/teapot] [--steps 10] [--rounds 2] [--size 64] [--lr 0.005]
+        --ckpt HOST/models/Stable-diffusion/tiny768.safetensors [--config ...yaml] \
+        [--data tests/data/photos/teapot] [--host-pid-file HOST/logs/host-7860.pid] [--steps 10] [--rounds 2]
 """
 
 from __future__ import annotations
@@ -54,10 +54,10 @@ def call(base: str, path: str, body=None, timeout: float = 3600) -> tuple[dict, 
     return out, time.perf_counter() - t0
 
 
-def host_threads(base: str) -> str:
-    """OMP_NUM_THREADS of the host process, read from /proc via the harness's pid file (best effort)."""
-    port = urlparse(base).port or 80
-    pid_file = Path(f"/work/host/logs/host-{port}.pid")
+def host_threads(pid_file: Path | None) -> str:
+    """OMP_NUM_THREADS of the host process, read from /proc via its pid file (best effort)."""
+    if pid_file is None:
+        return "unknown (give --host-pid-file; set OMP_NUM_THREADS=1 when starting the host)"
     try:
         pid = pid_file.read_text().strip()
         env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
@@ -66,7 +66,7 @@ def host_threads(base: str) -> str:
                 return item.split(b"=", 1)[1].decode() + f" (read from pid {pid}'s environment)"
         return f"not set in pid {pid}'s environment (torch default)"
     except OSError:
-        return "unknown (no harness pid file; set OMP_NUM_THREADS=1 when starting the host)"
+        return f"unknown (cannot read {pid_file}; set OMP_NUM_THREADS=1 when starting the host)"
 
 
 def host_train(base: str, name: str, steps: int, a, log_dir: str) -> float:
@@ -121,7 +121,10 @@ def main() -> int:
     ap.add_argument("url", help="running host, e.g. http://127.0.0.1:7860 (started with --api)")
     ap.add_argument("--ckpt", type=Path, required=True, help="the checkpoint the host runs (same file)")
     ap.add_argument("--config", type=Path, default=None, help="its yaml (default: <ckpt>.yaml beside it)")
-    ap.add_argument("--data", type=Path, default=Path("/work/shared/datasets/teapot"))
+    ap.add_argument("--data", type=Path, default=REPO / "tests" / "data" / "photos" / "teapot",
+                    help="training images (default: the repository's teapot photos)")
+    ap.add_argument("--host-pid-file", type=Path, default=None,
+                    help="the host's pid file, to report its thread setting (optional)")
     ap.add_argument("--steps", type=int, default=10, help="N: each side trains N and 2N steps")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--size", type=int, default=64)
@@ -132,7 +135,7 @@ def main() -> int:
     base = a.url.rstrip("/")
     n = a.steps
 
-    from lib_ti.torch_compat import ensure_torchvision
+    from lib_ti.core.torch_compat import ensure_torchvision
 
     ensure_torchvision()
     import torch
@@ -147,12 +150,12 @@ def main() -> int:
         opts, _ = call(base, "/sdapi/v1/options")
     print(f"host: {base}, checkpoint {opts.get('sd_model_checkpoint')!r}, "
           f"training_xattention_optimizations={opts.get('training_xattention_optimizations')}, "
-          f"OMP_NUM_THREADS={host_threads(base)}")
+          f"OMP_NUM_THREADS={host_threads(a.host_pid_file)}")
     print(f"TI Lab: this process, OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}, "
           f"torch.get_num_threads()={torch.get_num_threads()}, torch {torch.__version__}")
 
-    from lib_ti.sd.backend import SDBackend
-    from lib_ti.sd.loader import load_ldm
+    from lib_ti.model.backend import SDBackend
+    from lib_ti.model.loader import load_ldm
 
     t0 = time.perf_counter()
     backend = SDBackend(load_ldm(a.ckpt, a.config, device="cpu", dtype=torch.float32))

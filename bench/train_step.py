@@ -24,6 +24,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))  # the tiny-model kit (sdkit) lives with the tests
 sys.path.insert(0, str(REPO / "tests" / "training"))
 
 
@@ -40,7 +41,7 @@ def reference_steps(backend, x0s, prompt: str, n_vec: int, steps: int, amp) -> l
     import torch
     import torch.nn.functional as F
 
-    from lib_ti.training.accel import autocast_for
+    from lib_ti.model.precision import autocast_for
 
     dev = backend.device
     vec = torch.zeros(n_vec, backend.embedding_width, device=dev, requires_grad=True)
@@ -116,8 +117,9 @@ def bench_model(label: str, model, device, res: int, batch: int, steps: int, rou
     import torch
 
     from conftest import write_images
-    from lib_ti.sd.backend import SDBackend
-    from lib_ti.training.accel import amp_dtype, sdpa_attention
+    from lib_ti.model.backend import SDBackend
+    from lib_ti.model.precision import amp_dtype
+    from lib_ti.training.accel import sdpa_attention
 
     model.to(device)
     backend = SDBackend(model)
@@ -155,14 +157,14 @@ def main() -> int:
     ap.add_argument("--only", choices=("tiny", "larger"), default=None)
     args = ap.parse_args()
 
-    from lib_ti.torch_compat import ensure_torchvision
+    from lib_ti.core.torch_compat import ensure_torchvision
 
     ensure_torchvision()
     import torch
 
     torch.set_num_threads(args.threads)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    from lib_ti.sd.testkit import build_larger_sd1, build_tiny_sd
+    from sdkit import build_larger_sd1, build_tiny_sd
 
     print(f"device {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'CPU'}), "
           f"torch {torch.__version__}, {args.rounds} rounds x {args.steps} steps, medians")

@@ -27,7 +27,7 @@ def host_settings():
     """TI Lab's settings as a live view over the host's ``shared.opts``."""
     from modules import shared
 
-    from .settings import Settings
+    from .core.settings import Settings
 
     return Settings(values=shared.opts.data)
 
@@ -54,7 +54,7 @@ def current_guard():
     the host's own rule for its Extensions tab) only the data folder and the folders listed
     in Settings → TI Lab are allowed.
     """
-    from .paths import PathGuard, host_is_exposed, split_roots
+    from .core.paths import PathGuard, host_is_exposed, split_roots
 
     if not host_is_exposed(host_cmd_flags()):
         return PathGuard()
@@ -65,9 +65,9 @@ def current_guard():
 
 
 def host_context():
-    """The :class:`~lib_ti.context.AppContext` for a UI build inside the host."""
-    from .context import AppContext
-    from .paths import LivePathGuard
+    """The :class:`~lib_ti.core.context.AppContext` for a UI build inside the host."""
+    from .core.context import AppContext
+    from .core.paths import LivePathGuard
 
     ctx = AppContext(
         in_host=True,
@@ -102,7 +102,7 @@ def register_settings() -> None:
     import gradio as gr
     from modules import shared
 
-    from .settings import SECTION, SPECS
+    from .core.settings import SECTION, SPECS
 
     for spec in SPECS:
         component: Optional[Any] = None
@@ -125,7 +125,7 @@ def register_settings() -> None:
 
 def on_app_started(demo: Any, app: Any) -> None:  # noqa: ARG001 - host callback signature
     """``on_app_started`` callback: the small API the prompt-box presets call."""
-    from .api import add_routes
+    from .ui.api import add_routes
 
     add_routes(app, host_settings)
 
@@ -134,7 +134,7 @@ def on_app_started(demo: Any, app: Any) -> None:  # noqa: ARG001 - host callback
 
 
 def host_sd_backend():
-    """:class:`~lib_ti.sd.backend.SDBackend` over the host's loaded model (``shared.sd_model``, SD1/SD2 only).
+    """:class:`~lib_ti.model.backend.SDBackend` over the host's loaded model (``shared.sd_model``, SD1/SD2 only).
 
     The backend reads the raw ldm text encoder from the host's wrapper (``cond_stage_model.wrapped``), the
     host's ``comma_padding_backtrack`` setting, and stamps the loaded checkpoint's short hash and model name
@@ -142,7 +142,7 @@ def host_sd_backend():
     """
     from modules import shared
 
-    from .sd.backend import SDBackend
+    from .model.backend import SDBackend
 
     model = shared.sd_model
     if model is None:

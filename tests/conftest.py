@@ -13,7 +13,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from lib_ti.torch_compat import ensure_torchvision  # noqa: E402
+from lib_ti.core.torch_compat import ensure_torchvision  # noqa: E402
 
 ensure_torchvision()
 

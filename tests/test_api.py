@@ -2,8 +2,8 @@
 
 import pytest
 
-from lib_ti.api import PREFIX, add_routes, client_settings, rewrite_request
-from lib_ti.settings import Settings
+from lib_ti.ui.api import PREFIX, add_routes, client_settings, rewrite_request
+from lib_ti.core.settings import Settings
 
 
 @pytest.mark.parametrize("body,settings,expected", [

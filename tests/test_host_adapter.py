@@ -11,7 +11,7 @@ import types
 
 import pytest
 
-from lib_ti.settings import SECTION, SPECS
+from lib_ti.core.settings import SECTION, SPECS
 
 
 class _OptionInfo:
@@ -82,7 +82,7 @@ def test_ui_tabs_builds_fresh_blocks_each_time(fake_host):
 
 def test_guard_follows_host_flags_and_settings(fake_host, tmp_path_factory):
     from lib_ti import host
-    from lib_ti.paths import PathRefused
+    from lib_ti.core.paths import PathRefused
 
     elsewhere = tmp_path_factory.mktemp("elsewhere")
     ctx = host.host_context()

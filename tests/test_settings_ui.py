@@ -2,7 +2,7 @@
 
 import pytest
 
-from lib_ti.settings import SPEC_BY_KEY, Settings, coerce
+from lib_ti.core.settings import SPEC_BY_KEY, Settings, coerce
 from lib_ti.ui.emphasis_tab import apply_preset, render_inverse, render_segments
 from lib_ti.ui.schedule_tab import analyze, build_preset
 
@@ -59,7 +59,7 @@ def test_emphasis_tab_functions():
 
 def test_no_two_remembered_inputs_share_a_label(tmp_path):
     """The host keys remembered values by label; shared labels must be excluded from remembering."""
-    from lib_ti.context import standalone_context
+    from lib_ti.core.context import standalone_context
     from lib_ti.ui.app import build_blocks
 
     blocks = build_blocks(standalone_context(tmp_path))

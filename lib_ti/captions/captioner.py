@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Protocol, Sequence
 
-from ..jobs import Job
+from ..core.jobs import Job
 from .sidecar import CaptionError, Sidecar
 
 EXISTING_ACTIONS = ("ignore", "keep", "prepend", "append")
@@ -127,7 +127,7 @@ def check_model_source(guard: Any, text: str) -> str:
 
 def load_blip(folder: Path, device: str = "cpu", dtype: Any = None) -> tuple[Any, Any]:
     """``(model, processor)`` from a local folder, weights from safetensors or a weights-only ``.bin``."""
-    from ..torch_compat import ensure_torchvision
+    from ..core.torch_compat import ensure_torchvision
 
     ensure_torchvision()
     import torch

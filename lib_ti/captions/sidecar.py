@@ -5,7 +5,7 @@ Rules (each is a user-visible promise):
 - The file keeps its encoding (UTF-8 with or without BOM, UTF-16 with BOM, or the legacy
   single-byte encoding it was decoded with) and its line endings (LF, CRLF or CR).
   The editor works on ``\\n`` text; the original endings are restored on write.
-- Writes are atomic (:func:`lib_ti.fsutil.atomic_write_bytes`).
+- Writes are atomic (:func:`lib_ti.core.fsutil.atomic_write_bytes`).
 - A file changed on disk since it was loaded is never overwritten silently: :meth:`Sidecar.save`
   raises :class:`ConflictError` and the caller offers *reload* or *overwrite* (``force=True``).
 - A file that cannot be decoded as text (NUL bytes in a non-UTF-16 file) is reported by name and
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from ..fsutil import atomic_write_bytes
+from ..core.fsutil import atomic_write_bytes
 
 #: Encodings tried, in order, for a file without a BOM. cp1252 before latin-1 because Windows
 #: editors write "smart quotes" as cp1252 bytes; latin-1 decodes anything else.

@@ -11,7 +11,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from ..fsutil import atomic_save
+from ..core.fsutil import atomic_save
 
 SIZE = 256
 

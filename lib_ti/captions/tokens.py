@@ -31,7 +31,7 @@ def tokenizer() -> Any:
     global _tokenizer
     with _lock:
         if _tokenizer is None:
-            from ..torch_compat import ensure_torchvision
+            from ..core.torch_compat import ensure_torchvision
 
             ensure_torchvision()
             import warnings
@@ -90,7 +90,7 @@ class TokenCount:
 
 def _segments(text: str) -> tuple[list[tuple[str, bool]], Optional[str]]:
     """(text, is_break) pieces after stripping emphasis; on a parse error, the whole text as one piece."""
-    from ..emphasis import parse_prompt_attention
+    from ..emphasis.parse import parse_prompt_attention
 
     try:
         parsed = parse_prompt_attention(text)

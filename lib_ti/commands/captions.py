@@ -61,8 +61,8 @@ def _cmd_edit(args: argparse.Namespace) -> int:
 
 def _cmd_caption(args: argparse.Namespace) -> int:
     from ..captions.captioner import TransformersBlip, caption_images
-    from ..context import standalone_context
-    from ..jobs import cli_job
+    from ..core.context import standalone_context
+    from ..core.jobs import cli_job
 
     ctx = standalone_context()
     overrides = {k: v for k, v in (("num_beams", args.beams), ("min_length", args.min_length),
@@ -78,7 +78,7 @@ def _cmd_caption(args: argparse.Namespace) -> int:
 
 def _cmd_stats(args: argparse.Namespace) -> int:
     from ..captions.stats import caption_stats
-    from ..context import default_data_dir
+    from ..core.context import default_data_dir
 
     session = _open(args.folder)
     report = None

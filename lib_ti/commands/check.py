@@ -44,9 +44,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from ..context import default_data_dir
-    from ..fsutil import atomic_write_text
-    from ..jobs import cli_job
+    from ..core.context import default_data_dir
+    from ..core.fsutil import atomic_write_text
+    from ..core.jobs import cli_job
     from ..dataset.pipeline import check_folder
     from ..dataset.report import summary_text, to_html, to_json
     from ..dataset.store import save_report
@@ -76,7 +76,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_prepare(args: argparse.Namespace) -> int:
-    from ..jobs import cli_job
+    from ..core.jobs import cli_job
     from ..dataset.prepare import prepare_folder
 
     crop = "centre" if args.crop == "center" else args.crop

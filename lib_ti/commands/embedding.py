@@ -14,8 +14,8 @@ from pathlib import Path
 
 
 def _backend(args: argparse.Namespace):
-    from ..sd.backend import SDBackend
-    from ..sd.loader import load_ldm
+    from ..model.backend import SDBackend
+    from ..model.loader import load_ldm
 
     return SDBackend(load_ldm(args.ckpt, args.config))
 
@@ -27,7 +27,7 @@ def _target(path: Path, overwrite: bool) -> Path:
 
 
 def _cmd_create(args: argparse.Namespace) -> int:
-    from ..sd.embeddings import budget_warning, create_embedding, save_embedding, validate_name
+    from ..model.embeddings import budget_warning, create_embedding, save_embedding, validate_name
 
     name = validate_name(args.name)
     warning = budget_warning(args.vectors)
@@ -43,8 +43,8 @@ def _cmd_create(args: argparse.Namespace) -> int:
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
-    from ..sd.embeddings import load_embedding
-    from ..sd.inspect import format_report, inspect_embedding
+    from ..model.embeddings import load_embedding
+    from ..model.inspect import format_report, inspect_embedding
 
     emb = load_embedding(args.file)
     backend = _backend(args) if args.ckpt else None
@@ -54,7 +54,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def _cmd_weaken(args: argparse.Namespace) -> int:
-    from ..sd.embeddings import load_embedding, save_embedding, scale_embedding
+    from ..model.embeddings import load_embedding, save_embedding, scale_embedding
 
     emb = load_embedding(args.file)
     out = args.out or args.file.with_name(f"{args.file.stem}-x{args.scale:g}{args.file.suffix}")
@@ -67,7 +67,7 @@ def _cmd_weaken(args: argparse.Namespace) -> int:
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
-    from ..sd.embeddings import load_embedding, save_embedding
+    from ..model.embeddings import load_embedding, save_embedding
 
     emb = load_embedding(args.file)
     out = args.out or args.file.with_suffix(f".{args.to}")

@@ -8,7 +8,7 @@ import sys
 
 
 def _parse_one(value: object) -> dict:
-    from ..emphasis import parse_prompt_attention
+    from ..emphasis.parse import parse_prompt_attention
 
     if not isinstance(value, str):
         raise ValueError("each line must be a JSON string (a prompt)")
@@ -16,7 +16,7 @@ def _parse_one(value: object) -> dict:
 
 
 def _cmd_parse(args: argparse.Namespace) -> int:
-    from ..emphasis import EmphasisError, flag_prompt
+    from ..emphasis.parse import EmphasisError, flag_prompt
     from ._io import run_jsonl
 
     if args.batch:
@@ -36,7 +36,7 @@ def _cmd_parse(args: argparse.Namespace) -> int:
 
 
 def _cmd_inverse(args: argparse.Namespace) -> int:
-    from ..emphasis_rewrite import inverse
+    from ..emphasis.rewrite import inverse
 
     inv = inverse(args.text, args.weight)
     out = {"explicit": inv.explicit, "explicit_weight": inv.explicit_weight,
@@ -46,7 +46,7 @@ def _cmd_inverse(args: argparse.Namespace) -> int:
 
 
 def _cmd_apply(args: argparse.Namespace) -> int:
-    from ..emphasis_rewrite import apply_weight
+    from ..emphasis.rewrite import apply_weight
 
     result = apply_weight(args.prompt, args.term, args.weight, args.style)
     if result.message:

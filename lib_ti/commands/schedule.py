@@ -8,7 +8,7 @@ import sys
 
 
 def _trace_one(value: object) -> dict:
-    from ..schedule import ScheduleError, trace
+    from ..schedule.parse import ScheduleError, trace
 
     if not isinstance(value, dict):
         raise ValueError("each line must be a JSON object with schedule, max_steps, start_step")
@@ -37,7 +37,7 @@ def _cmd_trace(args: argparse.Namespace) -> int:
 
 
 def _cmd_lint(args: argparse.Namespace) -> int:
-    from ..schedule import ScheduleError, lint
+    from ..schedule.parse import ScheduleError, lint
 
     try:
         warnings = lint(args.schedule, args.max_steps, args.start_step)
@@ -53,7 +53,7 @@ def _cmd_lint(args: argparse.Namespace) -> int:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from ..schedule_presets import PRESET_BY_KEY
+    from ..schedule.presets import PRESET_BY_KEY
 
     preset = PRESET_BY_KEY[args.preset]
     values = {}
@@ -74,7 +74,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from ..schedule_presets import PRESETS
+    from ..schedule.presets import PRESETS
 
     p = sub.add_parser("schedule", help="learning-rate schedule strings (host syntax): trace, lint, build")
     ssub = p.add_subparsers(dest="schedule_command", metavar="ACTION", required=True)

@@ -57,14 +57,14 @@ def add_parser(subparsers) -> None:
 def handler(args) -> int:
     import sys
 
-    from ..jobs import cli_job
-    from ..torch_compat import ensure_torchvision
+    from ..core.jobs import cli_job
+    from ..core.torch_compat import ensure_torchvision
 
     ensure_torchvision()
     import torch
 
-    from ..sd.backend import SDBackend
-    from ..sd.loader import load_ldm
+    from ..model.backend import SDBackend
+    from ..model.loader import load_ldm
     from ..training.config import TrainConfig
     from ..training.loop import Trainer, TrainingError
 

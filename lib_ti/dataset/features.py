@@ -220,7 +220,7 @@ def measure(li: LoadedImage) -> ImageStats:
     """All per-image measurements of one loaded image (the image itself is not kept)."""
     import cv2
 
-    from ..deps import require
+    from ..core.deps import require
 
     imagehash = require("imagehash", "ImageHash", "Near-duplicate detection")
     rgb512 = np.asarray(li.image)
@@ -333,7 +333,7 @@ class ClipEmbedder:
     """
 
     def __init__(self, spec: str, device: str = "cpu") -> None:
-        from ..torch_compat import ensure_torchvision
+        from ..core.torch_compat import ensure_torchvision
 
         ensure_torchvision()
         import open_clip

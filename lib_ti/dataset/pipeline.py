@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
-from ..jobs import Job
+from ..core.jobs import Job
 from . import checks as C
 from .captions_aware import apply_captions, read_captions, read_template
 from .features import ClipEmbedder, ImageStats, measure, similarity_matrix

@@ -15,8 +15,8 @@ from typing import Optional
 import numpy as np
 from PIL import Image
 
-from ..fsutil import atomic_save, atomic_write_text
-from ..jobs import Job
+from ..core.fsutil import atomic_save, atomic_write_text
+from ..core.jobs import Job
 from .faces import main_face
 from .loading import ImageSkipped, Skipped, list_files, load_image
 

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Optional
 
-from ..fsutil import atomic_write_text
+from ..core.fsutil import atomic_write_text
 
 
 def _folder_key(folder: Path) -> str:

@@ -12,7 +12,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from ..fsutil import atomic_save
+from ..core.fsutil import atomic_save
 
 FORMAT = "ti-lab-train-state/1"
 

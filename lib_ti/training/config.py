@@ -85,7 +85,7 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first bad field (the host's asserts, as messages)."""
-        from ..schedule import ScheduleError, parse_schedule
+        from ..schedule.parse import ScheduleError, parse_schedule
 
         if not self.name or not self.name.strip():
             raise ValueError("Embedding name is empty.")

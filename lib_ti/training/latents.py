@@ -71,7 +71,7 @@ def build_cache(
     ``generator`` (CPU) draws the "once" samples, so a run's latents depend only on its seed."""
     import torch
 
-    from .accel import autocast_for
+    from ..model.precision import autocast_for
 
     device = device or backend.device
     outs, stds = [], []

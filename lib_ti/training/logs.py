@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from ..fsutil import atomic_write_text
+from ..core.fsutil import atomic_write_text
 
 LOSS_CSV = "textual_inversion_loss.csv"
 METRICS_CSV = "metrics.csv"

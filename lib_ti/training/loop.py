@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from ..fsutil import atomic_write_text
-from ..jobs import Job
+from ..core.fsutil import atomic_write_text
+from ..core.jobs import Job
 from . import checkpoint as ckpt
-from .accel import (OOM_REMEDIES, autocast_for, gradient_checkpointing, is_out_of_memory, model_amp_dtype,
-                    sdpa_attention)
+from ..model.precision import autocast_for, model_amp_dtype
+from .accel import OOM_REMEDIES, gradient_checkpointing, is_out_of_memory, sdpa_attention
 from .config import TrainConfig
 from .dataset import EpochSampler, effective_sizes, epoch_position, first_item_prompt, scan_folder
 from .latents import LatentCache, build_cache
@@ -79,7 +79,7 @@ def check_resume_config(saved: dict, current: dict, path: Path) -> None:
 
 
 class Trainer:
-    """One run over a frozen :class:`~lib_ti.sd.backend.SDBackend`."""
+    """One run over a frozen :class:`~lib_ti.model.backend.SDBackend`."""
 
     def __init__(
         self,
@@ -109,8 +109,8 @@ class Trainer:
         """Validate, read the dataset, cache latents, create or load the vectors and optimizer."""
         import torch
 
-        from ..schedule import HostScheduler
-        from ..sd.embeddings import create_embedding, load_embedding, validate_name
+        from ..schedule.parse import HostScheduler
+        from ..model.embeddings import create_embedding, load_embedding, validate_name
 
         cfg = self.cfg
         cfg.validate()
@@ -295,7 +295,7 @@ class Trainer:
 
     # ------------------------------------------------------------------ outputs
     def embedding(self, vec=None, step=None, name=None):
-        from ..sd.embeddings import Embedding
+        from ..model.embeddings import Embedding
 
         short_hash, model_name = self.backend.checkpoint_info()
         return Embedding(name or self.cfg.name, (self.vec if vec is None else vec).detach().float().cpu().clone(),
@@ -326,7 +326,7 @@ class Trainer:
 
     def save_checkpoint(self) -> Path:
         """Embedding copy ``<name>-<step>.pt`` plus resume state ``<name>-<step>.state.pt``."""
-        from ..sd.embeddings import save_embedding
+        from ..model.embeddings import save_embedding
 
         base = self.checkpoints_dir / f"{self.cfg.name}-{self.step}"
         save_embedding(self.embedding(), base.with_name(base.name + ".pt"))
@@ -336,7 +336,7 @@ class Trainer:
         return state_path
 
     def save_final(self, vec=None, step=None) -> Path:
-        from ..sd.embeddings import save_embedding
+        from ..model.embeddings import save_embedding
 
         path = self.cfg.embeddings_dir / f"{self.cfg.name}.pt"
         save_embedding(self.embedding(vec, step), path)
@@ -345,8 +345,8 @@ class Trainer:
         return path
 
     def make_previews(self) -> list[Path]:
-        from ..fsutil import atomic_save
-        from ..sampling import sample_images
+        from ..core.fsutil import atomic_save
+        from ..model.sampling import sample_images
 
         cfg = self.cfg
         prompts = [p.replace("[name]", cfg.name) for p in cfg.preview_prompts if p.strip()]

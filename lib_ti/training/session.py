@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ContextManager, Optional
 
-from ..jobs import Job
+from ..core.jobs import Job
 from .config import TrainConfig
 from .logs import TrainLog
 from .loop import StepInfo, Trainer, TrainResult

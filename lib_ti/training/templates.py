@@ -21,7 +21,7 @@ import re
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
+TEMPLATES_DIR = Path(__file__).resolve().parent / "template_files"
 
 _numbers_at_start = re.compile(r"^[-\d]+\s*")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from ..context import AppContext
+from ..core.context import AppContext
 
 #: (title, module, elem_id suffix) in the order a user works: check, caption, plan, train, use.
 TABS: tuple[tuple[str, str, str], ...] = (

@@ -18,8 +18,8 @@ from ..captions import edits, filters, stats, tokens
 from ..captions.session import CaptionSession
 from ..captions.sidecar import CaptionError, ConflictError
 from ..captions.thumbs import thumbnail
-from ..context import AppContext
-from ..paths import PathRefused
+from ..core.context import AppContext
+from ..core.paths import PathRefused
 
 PAGE = 36  # thumbnails per gallery page: 6 rows of 6, made on demand
 JOB = "captions"

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from ..context import AppContext
-from ..jobs import Job
+from ..core.context import AppContext
+from ..core.jobs import Job
 
 JOB_NAME = "dataset"
 
@@ -42,8 +42,8 @@ def run_check(ctx: AppContext, folder_text: str, size: Any, recursive: bool, tem
     from ..dataset.pipeline import check_folder
     from ..dataset.report import GLOBAL_FLOOR, findings_html, heatmap_html, to_html, verdict_card_html, zoom_chart_html
     from ..dataset.store import save_html, save_report
-    from ..deps import MissingDependency
-    from ..paths import PathRefused
+    from ..core.deps import MissingDependency
+    from ..core.paths import PathRefused
 
     try:
         folder = ctx.guard.check(folder_text, must_exist=True, kind="dataset folder")

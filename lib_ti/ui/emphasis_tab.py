@@ -5,9 +5,9 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from ..context import AppContext
-from ..emphasis import EmphasisError, flag_prompt, parse_prompt_attention
-from ..emphasis_rewrite import STYLES, apply_weight, inverse
+from ..core.context import AppContext
+from ..emphasis.parse import EmphasisError, flag_prompt, parse_prompt_attention
+from ..emphasis.rewrite import STYLES, apply_weight, inverse
 
 
 def _weight_class(weight: float) -> str:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import threading
 from typing import Any, Optional
 
-from ..context import AppContext
-from ..jobs import Job
+from ..core.context import AppContext
+from ..core.jobs import Job
 
 _lock = threading.Lock()
 _running: dict[str, Job] = {}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from ..context import AppContext
-from ..schedule import ScheduleError, format_rate, lint, trace
-from ..schedule_presets import PRESETS, PRESET_BY_KEY
+from ..core.context import AppContext
+from ..schedule.parse import ScheduleError, format_rate, lint, trace
+from ..schedule.presets import PRESETS, PRESET_BY_KEY
 
 
 def analyze(text: str, max_steps: float, start_step: float) -> tuple[str, Any, list[list[Any]]]:
@@ -27,7 +27,7 @@ def analyze(text: str, max_steps: float, start_step: float) -> tuple[str, Any, l
                 f"<pre>{caret}</pre></div>", None, [])
     except (TypeError, ValueError) as exc:
         return f'<div class="tilab-error">{html.escape(str(exc))}</div>', None, []
-    from ..schedule_plot import plot_trace
+    from ..schedule.plot import plot_trace
 
     rows = [[format_rate(s.rate), s.first, s.last, s.last - s.first + 1] for s in result.segments]
     end = start_i + result.updates

@@ -6,8 +6,8 @@ import ipaddress
 from pathlib import Path
 from typing import Any, Optional
 
-from ..context import AppContext, standalone_context
-from ..paths import PathGuard
+from ..core.context import AppContext, standalone_context
+from ..core.paths import PathGuard
 
 
 def is_loopback(host: str) -> bool:
@@ -34,7 +34,7 @@ def build_app(ctx: AppContext) -> Any:
     import gradio as gr
     from fastapi import FastAPI
 
-    from ..api import add_routes
+    from .api import add_routes
     from .app import build_blocks
     from fastapi.responses import Response
 

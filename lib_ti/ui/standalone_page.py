@@ -6,7 +6,7 @@ presets (``javascript/tilab_emphasis.js``) behave - and are tested - exactly as 
 
 from __future__ import annotations
 
-from ..context import AppContext
+from ..core.context import AppContext
 
 
 def header(ctx: AppContext) -> None:

@@ -1,7 +1,7 @@
 """Train sub-tab: create an embedding, train it with live plots and previews, inspect it, sweep its strength.
 
-Thin by design: every callback is a call into :mod:`lib_ti.training`, :mod:`lib_ti.sd` or
-:mod:`lib_ti.sweep`; errors come back as text in the tab. The run itself lives in a
+Thin by design: every callback is a call into :mod:`lib_ti.training`, :mod:`lib_ti.model` or
+:mod:`lib_ti.training.sweep`; errors come back as text in the tab. The run itself lives in a
 :class:`~lib_ti.training.session.TrainingSession` thread polled by a generator callback, so the
 page stays responsive and Stop (or the host's Interrupt) ends it within one step.
 """
@@ -13,7 +13,7 @@ import html
 import time
 from typing import Any
 
-from ..context import AppContext
+from ..core.context import AppContext
 
 JOB_NAME = "train"
 #: seconds between plot redraws while a run is going
@@ -25,10 +25,10 @@ _backends: dict[str, Any] = {}
 # ----------------------------------------------------------------------------- core glue (testable)
 def get_backend(ctx: AppContext, ckpt_text: str = "", config_text: str = "") -> Any:
     """The model to train on: the host's loaded model, or a checkpoint file loaded once (standalone)."""
-    from ..torch_compat import ensure_torchvision
+    from ..core.torch_compat import ensure_torchvision
 
     ensure_torchvision()
-    from ..sd.backend import SDBackend
+    from ..model.backend import SDBackend
 
     factory = ctx.extras.get("sd_backend")  # inside the host: lib_ti.host.host_sd_backend
     if factory is not None:
@@ -51,7 +51,7 @@ def get_backend(ctx: AppContext, ckpt_text: str = "", config_text: str = "") -> 
     if key not in _backends:
         import torch
 
-        from ..sd.loader import load_ldm
+        from ..model.loader import load_ldm
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
         dtype = torch.float16 if device == "cuda" else torch.float32
@@ -63,7 +63,7 @@ def get_backend(ctx: AppContext, ckpt_text: str = "", config_text: str = "") -> 
 def create_embedding_file(ctx: AppContext, name: str, num_vectors: float, init_text: str, overwrite: bool,
                           ckpt_text: str = "", config_text: str = "") -> str:
     """Create ``<embeddings folder>/<name>.pt`` (step 0) as the host does; returns a status line."""
-    from ..sd.embeddings import budget_warning, create_embedding, save_embedding
+    from ..model.embeddings import budget_warning, create_embedding, save_embedding
 
     backend = get_backend(ctx, ckpt_text, config_text)
     emb = create_embedding(backend, name, int(num_vectors), init_text)
@@ -81,7 +81,7 @@ def create_embedding_file(ctx: AppContext, name: str, num_vectors: float, init_t
 
 def schedule_message(text: str, steps: float) -> str:
     """One line saying whether the host accepts this learning-rate string."""
-    from ..schedule import ScheduleError, lint, trace
+    from ..schedule.parse import ScheduleError, lint, trace
 
     try:
         tr = trace(text, int(steps))
@@ -101,7 +101,7 @@ def make_config(ctx: AppContext, name: str, data_dir: str, template: str, learn_
                 preview_sampler: str, preview_seed: float, precision: str, grad_ckpt: bool, low_memory: bool,
                 resume: bool) -> Any:
     """A validated :class:`TrainConfig` from the tab's fields (paths through ``ctx.guard``)."""
-    from ..sd.embeddings import validate_name
+    from ..model.embeddings import validate_name
     from ..training.checkpoint import latest_state
     from ..training.config import TrainConfig
 
@@ -161,8 +161,8 @@ def status_html(snap: Any) -> str:
 
 
 def inspect_text(ctx: AppContext, path_text: str, ckpt_text: str = "", config_text: str = "") -> str:
-    from ..sd.embeddings import load_embedding
-    from ..sd.inspect import format_report, inspect_embedding
+    from ..model.embeddings import load_embedding
+    from ..model.inspect import format_report, inspect_embedding
 
     path = ctx.guard.check(path_text, must_exist=True, kind="embedding file")
     emb = load_embedding(path)
@@ -174,7 +174,7 @@ def inspect_text(ctx: AppContext, path_text: str, ckpt_text: str = "", config_te
 
 
 def weaken_copy(ctx: AppContext, path_text: str, k: float) -> str:
-    from ..sd.embeddings import load_embedding, save_embedding, scale_embedding
+    from ..model.embeddings import load_embedding, save_embedding, scale_embedding
 
     path = ctx.guard.check(path_text, must_exist=True, kind="embedding file")
     emb = scale_embedding(load_embedding(path), float(k))
@@ -188,8 +188,8 @@ def weaken_copy(ctx: AppContext, path_text: str, k: float) -> str:
 
 def run_sweep(ctx: AppContext, run_text: str, weights_text: str, prompt: str, seed: float, steps: float,
               ckpt_text: str = "", config_text: str = "", limit: int = 4) -> tuple[Any, str]:
-    from ..fsutil import atomic_save
-    from ..sweep import grid_image, list_checkpoints, strength_sweep
+    from ..core.fsutil import atomic_save
+    from ..training.sweep import grid_image, list_checkpoints, strength_sweep
 
     run_dir = ctx.guard.check(run_text, must_exist=True, kind="training run folder")
     checkpoints = list_checkpoints(run_dir / "checkpoints" if (run_dir / "checkpoints").is_dir() else run_dir)

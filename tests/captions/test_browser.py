@@ -13,7 +13,7 @@ from browser_support import CHROMIUM, require_chromium, standalone_server
 
 REPO = Path(__file__).resolve().parents[2]
 SHOTS = REPO / "docs" / "screenshots"
-PHOTOS = REPO.parent / "shared" / "datasets" / "dog"
+PHOTOS = REPO / "tests" / "data" / "photos" / "dog"
 
 CAPTIONS = {  # file -> bytes: a BOM file, a CRLF file, a missing caption, plain UTF-8
     "00.txt": b"\xef\xbb\xbfa corgi dog sitting on grass, red collar",

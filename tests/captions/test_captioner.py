@@ -10,8 +10,8 @@ from conftest import make_image
 from lib_ti.captions.captioner import (TransformersBlip, as_captioner, caption_images, combine_caption,
                                        resolve_model_folder)
 from lib_ti.captions.sidecar import CaptionError
-from lib_ti.jobs import Job
-from lib_ti.settings import Settings
+from lib_ti.core.jobs import Job
+from lib_ti.core.settings import Settings
 
 
 @pytest.mark.parametrize(
@@ -180,7 +180,7 @@ def test_host_interrogator_shape_is_adapted(tmp_path: Path, tiny_blip: Path):
 )
 def test_model_folder_typed_in_the_ui_goes_through_the_path_guard(tmp_path: Path, text, allowed):
     from lib_ti.captions.captioner import check_model_source
-    from lib_ti.paths import PathGuard, PathRefused
+    from lib_ti.core.paths import PathGuard, PathRefused
 
     (tmp_path / "inside").mkdir()
     (tmp_path / "outside").mkdir()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lib_ti.context import standalone_context
+from lib_ti.core.context import standalone_context
 
 
 @pytest.fixture(scope="module")

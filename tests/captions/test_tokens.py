@@ -22,12 +22,12 @@ PLAIN = [
 @pytest.fixture(scope="module")
 def hf_clip_tokenizer(tmp_path_factory):
     """The reference: transformers' CLIPTokenizer over the CLIP ViT-L/14 vocabulary, built offline."""
-    from lib_ti.torch_compat import ensure_torchvision
+    from lib_ti.core.torch_compat import ensure_torchvision
 
     ensure_torchvision()
     from transformers import CLIPTokenizer
 
-    from lib_ti.sd.testkit import write_clip_tokenizer_files
+    from sdkit import write_clip_tokenizer_files
 
     folder = write_clip_tokenizer_files(tmp_path_factory.mktemp("clip-tok"))
     return CLIPTokenizer.from_pretrained(str(folder), local_files_only=True)

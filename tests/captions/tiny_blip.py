@@ -14,7 +14,7 @@ SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]"]
 
 
 def write_tiny_blip(folder: Path, *, image_size: int = 32, safetensors: bool = True, seed: int = 0) -> Path:
-    from lib_ti.torch_compat import ensure_torchvision
+    from lib_ti.core.torch_compat import ensure_torchvision
 
     ensure_torchvision()
     import torch

@@ -1,4 +1,4 @@
-"""Real photos (``../shared/datasets`` beside the repository) and sets built from them that are bad in one known way.
+"""Real photos (``tests/data/photos``, licences in its LICENSE-NOTES.md) and sets built from them that are bad in one known way.
 
 Each builder writes a folder and returns it; ``check_of(name)`` runs the dataset check once
 per session and caches the report, so the tables below can ask many questions cheaply.
@@ -14,9 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-DATASETS = Path(__file__).resolve().parents[3] / "shared" / "datasets"  # ../shared beside the repo
-if not DATASETS.is_dir():  # the repository's sibling checkout
-    DATASETS = Path(__file__).resolve().parents[3] / "shared" / "datasets"
+DATASETS = Path(__file__).resolve().parents[1] / "data" / "photos"
 
 VARIED = ("person", "dog", "backpack", "teapot", "grey_sloth_plushie")
 
@@ -24,7 +22,7 @@ VARIED = ("person", "dog", "backpack", "teapot", "grey_sloth_plushie")
 def real(name: str) -> Path:
     p = DATASETS / name
     if not p.is_dir():
-        pytest.fail(f"real photo set missing: {p} (the shared/ folder beside the repo)")
+        pytest.fail(f"real photo set missing: {p} (it ships with the repository)")
     return p
 
 

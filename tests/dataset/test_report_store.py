@@ -76,7 +76,7 @@ def test_unreadable_store_reads_as_none(tmp_path):
 
 def test_interrupted_check_keeps_finished_images_and_says_so(dataset_folder):
     from lib_ti.dataset.pipeline import check_folder
-    from lib_ti.jobs import Job
+    from lib_ti.core.jobs import Job
 
     class StopAfterTwo(Job):
         def advance(self, n: int = 1, text: str = "") -> None:

@@ -16,7 +16,7 @@ def tiny_workdir(tmp_path_factory) -> Path:
 def tiny_model(tiny_workdir):
     import torch
 
-    from lib_ti.sd.testkit import build_tiny_sd
+    from sdkit import build_tiny_sd
 
     torch.set_num_threads(1)  # tiny model: extra threads only add contention (35x slower on a loaded 2-core box)
     return build_tiny_sd("sd1", workdir=tiny_workdir, seed=0)
@@ -24,7 +24,7 @@ def tiny_model(tiny_workdir):
 
 @pytest.fixture()
 def backend(tiny_model):
-    from lib_ti.sd.backend import SDBackend
+    from lib_ti.model.backend import SDBackend
 
     return SDBackend(tiny_model)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lib_ti.training.accel import (_ldm_cross_attention_modules, _sdpa_forward, amp_dtype, gradient_checkpointing,
-                                   is_out_of_memory, model_amp_dtype, sdpa_attention, weights_dtype)
+from lib_ti.model.precision import amp_dtype, model_amp_dtype, weights_dtype
+from lib_ti.training.accel import (_ldm_cross_attention_modules, _sdpa_forward, gradient_checkpointing,
+                                   is_out_of_memory, sdpa_attention)
 
 
 def _loss_and_grad(backend):

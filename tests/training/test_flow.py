@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lib_ti.sampling import sample_images
-from lib_ti.sd.embeddings import load_embedding
+from lib_ti.model.sampling import sample_images
+from lib_ti.model.embeddings import load_embedding
 from lib_ti.training.config import TrainConfig
 from lib_ti.training.loop import Trainer
 
@@ -65,7 +65,7 @@ def test_planted_concept_is_learned(backend, tmp_path):
 def test_create_train_save_preview_from_the_cli(tmp_path, tiny_workdir):
     """The whole loop on CPU from a checkpoint file: well under two minutes in CI."""
     from lib_ti.cli import main
-    from lib_ti.sd.testkit import write_tiny_checkpoint
+    from sdkit import write_tiny_checkpoint
 
     sys.path.insert(0, str(Path(__file__).parent))
     from conftest import write_images
@@ -100,7 +100,7 @@ def test_create_train_save_preview_from_the_cli(tmp_path, tiny_workdir):
 
 def test_ctrl_c_saves_and_stops(tmp_path, tiny_workdir):
     """A real Ctrl+C (SIGINT) to the command: it stops after the current step with everything saved."""
-    from lib_ti.sd.testkit import write_tiny_checkpoint
+    from sdkit import write_tiny_checkpoint
 
     sys.path.insert(0, str(Path(__file__).parent))
     from conftest import write_images

@@ -7,9 +7,9 @@ import csv
 import pytest
 import torch
 
-from lib_ti.jobs import Job
-from lib_ti.schedule import HostScheduler
-from lib_ti.sd.embeddings import load_embedding
+from lib_ti.core.jobs import Job
+from lib_ti.schedule.parse import HostScheduler
+from lib_ti.model.embeddings import load_embedding
 from lib_ti.training.loop import Trainer
 
 
@@ -179,8 +179,8 @@ def test_resume_refuses_changed_settings(backend, make_config, tmp_path):
 
 
 def test_trains_a_v_prediction_sd2_model(tiny_workdir, make_config):
-    from lib_ti.sd.backend import SDBackend
-    from lib_ti.sd.testkit import build_tiny_sd
+    from lib_ti.model.backend import SDBackend
+    from sdkit import build_tiny_sd
 
     backend = SDBackend(build_tiny_sd("sd2", workdir=tiny_workdir, parameterization="v"))
     assert backend.family == "sd2" and backend.parameterization == "v"

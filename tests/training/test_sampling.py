@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from lib_ti.sampling import SAMPLERS, sample_images
+from lib_ti.model.sampling import SAMPLERS, sample_images
 
 
 def _arrays(images):
@@ -35,8 +35,8 @@ def test_preview_depends_on_the_embedding(backend):
 
 
 def test_v_prediction_model_samples(tiny_workdir):
-    from lib_ti.sd.backend import SDBackend
-    from lib_ti.sd.testkit import build_tiny_sd
+    from lib_ti.model.backend import SDBackend
+    from sdkit import build_tiny_sd
 
     backend = SDBackend(build_tiny_sd("sd2", workdir=tiny_workdir, parameterization="v"))
     assert backend.parameterization == "v"

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from lib_ti.emphasis import effective_weight
-from lib_ti.sd.embeddings import Embedding, save_embedding
-from lib_ti.sweep import checkpoint_step, grid_image, list_checkpoints, strength_sweep
+from lib_ti.emphasis.parse import effective_weight
+from lib_ti.model.embeddings import Embedding, save_embedding
+from lib_ti.training.sweep import checkpoint_step, grid_image, list_checkpoints, strength_sweep
 
 
 @pytest.fixture()

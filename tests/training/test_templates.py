@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import ast
 import random
-import subprocess
 from pathlib import Path
 
 import pytest
+from host_source import host_skip_reason, read_host_file
 
 from lib_ti.training.dataset import EpochSampler, effective_sizes, epoch_position
 from lib_ti.training.templates import (
@@ -15,7 +15,6 @@ from lib_ti.training.templates import (
     resolve_template,
 )
 
-HOST_GIT = Path("/work/.mirror/kklouzal+stable-diffusion-webui/repo")
 
 
 @pytest.mark.parametrize("line, caption, expected", [
@@ -52,8 +51,7 @@ def test_dropout_rate_is_the_probability_of_dropping():
 
 def _host_create_text():
     """The host's own ``create_text`` (read from the mirror, run in isolation) for parity checks."""
-    src = subprocess.run(["git", "-C", str(HOST_GIT), "show", "82a973c0:modules/textual_inversion/dataset.py"],
-                         capture_output=True, text=True, check=True).stdout
+    src = read_host_file("modules/textual_inversion/dataset.py")
     tree = ast.parse(src)
     cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "PersonalizedBase")
     fn = next(n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "create_text")
@@ -62,7 +60,7 @@ def _host_create_text():
     return ns["create_text"]
 
 
-@pytest.mark.skipif(not HOST_GIT.exists(), reason="host source mirror not present (CI)")
+@pytest.mark.skipif(bool(host_skip_reason()), reason=host_skip_reason() or "host given")
 @pytest.mark.parametrize("dropout, shuffle", [(0.0, False), (0.0, True), (0.4, False), (0.4, True), (0.9, True)])
 def test_same_draws_as_host(dropout, shuffle):
     host = _host_create_text()

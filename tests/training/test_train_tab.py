@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from lib_ti.context import AppContext
-from lib_ti.paths import PathGuard, PathRefused
-from lib_ti.sd.embeddings import load_embedding
+from lib_ti.core.context import AppContext
+from lib_ti.core.paths import PathGuard, PathRefused
+from lib_ti.model.embeddings import load_embedding
 from lib_ti.ui import train_tab
 
 

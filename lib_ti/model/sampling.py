@@ -1,0 +1,135 @@
+"""Preview sampler: k-diffusion samplers with classifier-free guidance on the frozen model.
+
+Our own sampler instead of the host's txt2img, because the host's conditioning cache does not
+key on embedding values and can return stale previews. Every preview for a given seed starts
+from the same CPU-drawn noise, and Euler a draws its per-step noise from a seeded CPU generator,
+so previews at different steps differ only by what the embedding learned.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional, Sequence
+
+SAMPLERS = ("Euler a", "DPM++ 2M Karras")
+
+
+class _CFGDenoiser:
+    """``uncond + scale * (cond - uncond)``; one batched call when both conditionings have the same length."""
+
+    def __init__(self, denoiser: Any, cond: Any, uncond: Any, scale: float) -> None:
+        self.denoiser, self.cond, self.uncond, self.scale = denoiser, cond, uncond, scale
+
+    def __call__(self, x: Any, sigma: Any) -> Any:
+        import torch
+
+        if self.scale == 1.0:
+            return self.denoiser(x, sigma, cond=self.cond)
+        if self.cond.shape[1] == self.uncond.shape[1]:
+            out = self.denoiser(torch.cat([x, x]), torch.cat([sigma, sigma]),
+                                cond=torch.cat([self.uncond, self.cond]))
+            uncond, cond = out.chunk(2)
+        else:  # prompts of different 75-token chunk counts: two calls
+            uncond = self.denoiser(x, sigma, cond=self.uncond)
+            cond = self.denoiser(x, sigma, cond=self.cond)
+        return uncond + (cond - uncond) * self.scale
+
+
+def make_denoiser(backend: Any) -> Any:
+    """k-diffusion wrapper for the backend's parameterisation (eps: SD1/SD2-base, v: SD2-768)."""
+    from ..core.torch_compat import ensure_torchvision
+
+    ensure_torchvision()
+    import k_diffusion as K
+
+    cls = K.external.CompVisVDenoiser if backend.parameterization == "v" else K.external.CompVisDenoiser
+    return cls(backend, quantize=True).to(backend.device)
+
+
+def sigmas_for(denoiser: Any, sampler: str, steps: int) -> Any:
+    import k_diffusion as K
+
+    if sampler == "DPM++ 2M Karras":
+        return K.sampling.get_sigmas_karras(steps, float(denoiser.sigma_min), float(denoiser.sigma_max),
+                                            device=denoiser.sigmas.device)
+    return denoiser.get_sigmas(steps)
+
+
+def sample_latents(
+    backend: Any,
+    cond: Any,
+    uncond: Any,
+    *,
+    sampler: str = "Euler a",
+    steps: int = 20,
+    cfg_scale: float = 7.0,
+    seed: int = 1,
+    width: int = 512,
+    height: int = 512,
+) -> Any:
+    """Latents (B, 4, H/8, W/8) for conditionings ``cond``/``uncond`` (B, 77k, C), one seed per image ``seed + i``."""
+    import torch
+    import k_diffusion as K
+
+    if sampler not in SAMPLERS:
+        raise ValueError(f"Unknown sampler '{sampler}'. Choose one of: {', '.join(SAMPLERS)}.")
+    if width % 8 or height % 8:
+        raise ValueError(f"Width and height must be multiples of 8 (got {width}x{height}).")
+    den = make_denoiser(backend)
+    device = backend.device
+    sigmas = sigmas_for(den, sampler, steps).to(device)
+    b = cond.shape[0]
+    shape = (4, height // 8, width // 8)
+    x = torch.stack([torch.randn(shape, generator=torch.Generator().manual_seed(seed + i)) for i in range(b)])
+    x = x.to(device) * sigmas[0]
+    model = _CFGDenoiser(den, cond, uncond, cfg_scale)
+    from .precision import autocast_for, model_amp_dtype
+
+    amp = model_amp_dtype("auto", device, backend.model)
+    with torch.no_grad(), autocast_for(device, amp is not None, amp):
+        if sampler == "Euler a":
+            gen = torch.Generator().manual_seed(seed)
+
+            def noise_sampler(sigma, sigma_next):
+                return torch.randn(x.shape, generator=gen).to(device)
+
+            return K.sampling.sample_euler_ancestral(model, x, sigmas, disable=True, noise_sampler=noise_sampler)
+        return K.sampling.sample_dpmpp_2m(model, x, sigmas, disable=True)
+
+
+def latents_to_images(backend: Any, z: Any) -> list:
+    """Decode with the VAE and convert to PIL RGB images."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    with torch.no_grad():
+        x = backend.decode(z).float()
+    x = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    return [Image.fromarray(np.ascontiguousarray(a)) for a in x]
+
+
+def sample_images(
+    backend: Any,
+    prompts: Sequence[str],
+    *,
+    negative: str = "",
+    embeddings: Optional[Mapping[str, Any]] = None,
+    sampler: str = "Euler a",
+    steps: int = 20,
+    cfg_scale: float = 7.0,
+    seed: int = 1,
+    width: int = 512,
+    height: int = 512,
+    clip_skip: int = 1,
+    emphasis: str = "Original",
+) -> list:
+    """Images for ``prompts`` with the given (in-training or loaded) embeddings, deterministic per seed."""
+    import torch
+
+    embeddings = dict(embeddings or {})
+    with torch.no_grad():
+        cond = backend.encode_prompts(list(prompts), embeddings, clip_skip=clip_skip, emphasis=emphasis)
+        uncond = backend.encode_prompts([negative] * len(prompts), embeddings, clip_skip=clip_skip, emphasis=emphasis)
+    z = sample_latents(backend, cond, uncond, sampler=sampler, steps=steps, cfg_scale=cfg_scale, seed=seed,
+                       width=width, height=height)
+    return latents_to_images(backend, z)

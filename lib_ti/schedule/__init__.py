@@ -1,0 +1,1 @@
+"""Learning-rate schedules in the host's exact ``rate:step, …`` syntax: parse, trace, lint (:mod:`.parse`), presets, plot."""
