@@ -41,7 +41,9 @@ def test_v_prediction_model_samples(tiny_workdir):
     backend = SDBackend(build_tiny_sd("sd2", workdir=tiny_workdir, parameterization="v"))
     assert backend.parameterization == "v"
     img = sample_images(backend, ["a photo"], steps=3, seed=1, width=64, height=64)[0]
-    assert img.size == (64, 64) and np.isfinite(np.asarray(img, dtype=float)).all()
+    pixels = np.asarray(img, dtype=float)
+    # a sampler that returned NaN latents decodes to one flat colour; a real sample varies across the image
+    assert img.size == (64, 64) and pixels.std() > 1.0
 
 
 @pytest.mark.parametrize("kw, message", [
