@@ -1,6 +1,10 @@
 // TI Lab: emphasis presets on the prompt boxes (host txt2img/img2img, and the standalone page).
 // Thin by design: the rewrite itself runs in Python (POST tilab/api/emphasis/rewrite, lib_ti.api),
 // this file only adds a small control, a shortcut (Alt+E), and writes the result back firing `input`.
+// It also keeps TI Lab's Emphasis-tab prompt and the prompt box being edited (host txt2img / standalone
+// scratch box) equal, and puts an embedding into that prompt (lib_ti/ui/workspace.py).
+// Offsets: the browser counts UTF-16 code units, Python counts code points (an emoji is 2 vs 1), so every
+// offset is converted on the way out and on the way back.
 (function () {
     "use strict";
     if (window.tilabEmphasis) return;
@@ -40,6 +44,30 @@
         });
     }
 
+    // UTF-16 offset (what selectionStart gives) -> code point offset (what Python slices), and back.
+    function toCodePoints(text, offset) {
+        return Array.from(text.slice(0, offset)).length;
+    }
+
+    function toUtf16(text, offset) {
+        return Array.from(text).slice(0, offset).join("").length;
+    }
+
+    function note(textarea, text, isError) {
+        var block = textarea.closest("#" + TARGETS.join(", #"));
+        var bar = block && block.querySelector(".tilab-preset-bar");
+        textarea.title = "TI Lab: " + text;
+        if (!bar) return;
+        var span = bar.querySelector(".tilab-preset-note");
+        if (!span) {
+            span = document.createElement("span");
+            span.className = "tilab-preset-note";
+            bar.appendChild(span);
+        }
+        span.textContent = text;
+        span.classList.toggle("tilab-preset-note-error", !!isError);
+    }
+
     function fireInput(textarea) {
         if (typeof updateInput === "function") {
             updateInput(textarea); // the host's helper: dispatches `input` so gradio sees the change
@@ -48,12 +76,13 @@
         }
     }
 
-    function apply(textarea, weight) {
+    function apply(textarea, weight, how) {
+        var before = textarea.value;
         return loadConfig().then(function (config) {
             var body = {
-                prompt: textarea.value,
-                start: textarea.selectionStart,
-                end: textarea.selectionEnd,
+                prompt: before,
+                start: toCodePoints(before, textarea.selectionStart),
+                end: toCodePoints(before, textarea.selectionEnd),
                 weight: weight,
                 style: config.style
             };
@@ -64,13 +93,16 @@
             }).then(function (r) { return r.json(); });
         }).then(function (res) {
             if (res.error || res.message) {
-                textarea.title = "TI Lab: " + (res.error || res.message);
+                note(textarea, res.error || res.message, true);
                 return res;
             }
             textarea.value = res.prompt;
             textarea.focus();
-            textarea.setSelectionRange(res.start, res.end);
+            textarea.setSelectionRange(toUtf16(res.prompt, res.start), toUtf16(res.prompt, res.end));
             fireInput(textarea);
+            var term = Array.from(res.prompt).slice(res.start, res.end).join("");
+            note(textarea, "×" + weight + (how ? " (" + how + ")" : "") + ": " + term + " now weighs " +
+                 Math.round(res.weight * 10000) / 10000);
             return res;
         });
     }
@@ -98,7 +130,7 @@
             select.addEventListener("change", function () {
                 if (!select.value) return;
                 state.chosen = parseFloat(select.value);
-                apply(textarea, state.chosen);
+                apply(textarea, state.chosen, "chosen");
                 select.value = "";
             });
             bar.appendChild(select);
@@ -125,14 +157,53 @@
         if (!block) return;
         loadConfig().then(function (config) {
             if (!config.shortcut) return;
-            var weight = state.chosen !== null ? state.chosen : config.weights[0];
-            apply(textarea, weight);
+            var last = state.chosen !== null;
+            var weight = last ? state.chosen : config.weights[0];
+            apply(textarea, weight, last ? "Alt+E: last chosen weight" : "Alt+E: first preset weight");
         });
         event.preventDefault();
     }
 
-    window.tilabEmphasis = {apply: apply, scan: scan, state: state};
+    function textareaOf(id) {
+        var block = appRoot().querySelector("#" + id);
+        return block && block.querySelector("textarea");
+    }
+
+    function setIfDifferent(textarea, value) {
+        if (!textarea || textarea.value === value) return false;
+        textarea.value = value;
+        fireInput(textarea);
+        return true;
+    }
+
+    // The Emphasis tab's prompt changed (typed, or rewritten by Python): the prompt being edited follows.
+    function mirrorFromTab(value) {
+        setIfDifferent(textareaOf("txt2img_prompt"), value === null || value === undefined ? "" : String(value));
+    }
+
+    // The prompt being edited was typed into (or rewritten by a preset): the Emphasis tab follows.
+    function onInput(event) {
+        var t = event.target;
+        if (!t || t.tagName !== "TEXTAREA" || !t.closest("#txt2img_prompt")) return;
+        setIfDifferent(textareaOf("tilab_emphasis_prompt"), t.value);
+    }
+
+    // Add `term` at the end of the prompt being edited; inside the host, open txt2img where it is.
+    function putInPrompt(term) {
+        var textarea = textareaOf("txt2img_prompt");
+        if (!textarea) return false;
+        var prompt = textarea.value.replace(/\s+$/, "");
+        setIfDifferent(textarea, prompt ? prompt + (prompt.slice(-1) === "," ? " " : ", ") + term : term);
+        if (typeof switch_to_txt2img === "function") switch_to_txt2img();
+        textarea.scrollIntoView({block: "center"});
+        textarea.focus();
+        return true;
+    }
+
+    window.tilabEmphasis = {apply: apply, scan: scan, state: state, mirrorFromTab: mirrorFromTab,
+                            putInPrompt: putInPrompt, toCodePoints: toCodePoints, toUtf16: toUtf16};
     document.addEventListener("keydown", onKey, true);
+    document.addEventListener("input", onInput, true);
     new MutationObserver(scan).observe(document.documentElement, {childList: true, subtree: true});
     scan();
 })();

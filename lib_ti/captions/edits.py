@@ -68,6 +68,9 @@ class Replace:
     repl: str
     regex: bool = False
     ignore_case: bool = False
+    #: plain text only: match ``find`` as a whole word, where a hyphen or apostrophe joins words
+    #: (``shirt`` does not match inside ``t-shirt``, so ``shirt``→``t-shirt`` cannot give ``t-t-shirt``)
+    whole_word: bool = False
 
     def __post_init__(self) -> None:
         if not self.find:
@@ -83,6 +86,9 @@ class Replace:
                 return pattern.sub(self.repl, body) + tail
             except (re.error, IndexError) as exc:
                 raise EditError(f"Bad replacement {self.repl!r}: {exc}.") from None
+        if self.whole_word:
+            pattern = r"(?<![\w'-])" + re.escape(self.find) + r"(?![\w'-])"
+            return re.sub(pattern, lambda _m: self.repl, body, flags=re.IGNORECASE if self.ignore_case else 0) + tail
         if self.ignore_case:
             return re.sub(re.escape(self.find), lambda _m: self.repl, body, flags=re.IGNORECASE) + tail
         return body.replace(self.find, self.repl) + tail
@@ -249,10 +255,10 @@ OPERATIONS: dict[str, str] = {
 
 
 def make_operation(kind: str, a: str = "", b: str = "", *, regex: bool = False, ignore_case: bool = False,
-                   sep: str = ", ", number: int = 0) -> Operation:
+                   sep: str = ", ", number: int = 0, whole_word: bool = False) -> Operation:
     """Build an operation from UI/CLI fields: ``a`` is find/text/tag/old, ``b`` is repl/new."""
     if kind == "replace":
-        return Replace(a, b, regex=regex, ignore_case=ignore_case)
+        return Replace(a, b, regex=regex, ignore_case=ignore_case, whole_word=whole_word and not regex)
     if kind == "prepend":
         return Prepend(a, sep)
     if kind == "append":

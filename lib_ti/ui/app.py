@@ -22,21 +22,30 @@ TABS: tuple[tuple[str, str, str], ...] = (
 
 ROOT_ELEM_ID = "tilab"
 
+#: Queue workers of the standalone app. Training, a dataset check and BLIP captioning each hold one worker
+#: for as long as they run (their status is polled by a generator or reported through ``gr.Progress``);
+#: with gradio's default of one worker, Stop and every other tab waited behind them. The host runs its
+#: queue with 64 workers (``shared.demo.queue(64)`` in its ``webui.py``) and TI Lab inherits that there.
+QUEUE_WORKERS = 16
+HOST_QUEUE_WORKERS = 64
 
-def build_tabs(ctx: AppContext) -> None:
-    """Create the sub-tabs inside the current Blocks context."""
+
+def build_tabs(ctx: AppContext) -> Any:
+    """Create the sub-tabs inside the current Blocks context; returns the ``gr.Tabs`` (ids are the suffixes)."""
     import gradio as gr
 
-    with gr.Tabs(elem_id=f"{ROOT_ELEM_ID}_tabs"):
+    with gr.Tabs(elem_id=f"{ROOT_ELEM_ID}_tabs") as tabs:
         for title, module, suffix in TABS:
-            with gr.Tab(title, elem_id=f"{ROOT_ELEM_ID}_{suffix}_tab"):
+            with gr.Tab(title, id=suffix, elem_id=f"{ROOT_ELEM_ID}_{suffix}_tab"):
                 importlib.import_module(module).build(ctx)
+    return tabs
 
 
 def build_blocks(ctx: AppContext, *, standalone: bool = False) -> Any:
     """A Blocks holding all TI Lab tabs; standalone adds a title and a txt2img-shaped prompt box."""
     import gradio as gr
 
+    from . import workspace
     from .compat import LOAD_SCRIPT_JS, blocks_kwargs, js_kwarg
 
     with gr.Blocks(**blocks_kwargs(standalone)) as blocks:
@@ -44,7 +53,8 @@ def build_blocks(ctx: AppContext, *, standalone: bool = False) -> Any:
             from . import standalone_page
 
             standalone_page.header(ctx)
-        build_tabs(ctx)
+        tabs = build_tabs(ctx)
+        workspace.wire(blocks, tabs)
         unsave_shared_labels(blocks)
         if standalone:
             # The host puts javascript/*.js in <head>; standalone, load the same bundle once the page is up.

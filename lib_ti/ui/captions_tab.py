@@ -1,14 +1,18 @@
 """Captions sub-tab: a gallery beside a caption editor, bulk edits with preview and undo, BLIP.
 
-Thin: every callback is a line or two over :mod:`lib_ti.captions` (the session does the saving,
-the edits module the editing). The ``render_*`` functions turn core results into HTML and never
-raise, so the tab shows every problem as a message. Keyboard navigation
-(``javascript/tilab_captions.js``) only clicks the Previous/Next buttons.
+Thin: every callback is a module-level function of ``ctx`` and the tab's values over
+:mod:`lib_ti.captions` (the session does the saving, the edits module the editing), so tests call
+them as gradio does. The ``render_*`` functions turn core results into HTML and never raise, so the
+tab shows every problem as a message. Keyboard navigation (``javascript/tilab_captions.js``) only
+clicks the Previous/Next buttons.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
+import functools
 import html
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,7 +30,9 @@ JOB = "captions"
 _FILTER_BY_LABEL = {label: kind for kind, label in filters.FILTERS.items()}
 _OP_BY_LABEL = {label: kind for kind, label in edits.OPERATIONS.items()}
 SCOPES = ("All images", "Only the filtered images")
-EXISTING = ("ignore", "keep", "prepend", "append")
+#: existing-caption modes; the default keeps what a user corrected by hand (the others back it up first)
+EXISTING = ("keep", "ignore", "prepend", "append")
+BACKUPS = "caption-backups"
 
 CSS = """
 <style>
@@ -172,6 +178,10 @@ def _message(text: str, kind: str = "") -> str:
     return f"<div class='{cls}'>{_esc(text)}</div>"
 
 
+def _cache_dir(ctx: AppContext) -> Path:
+    return ctx.data_dir / "cache" / "caption-thumbs"
+
+
 def _editor_outputs(session: Optional[CaptionSession]) -> tuple[Any, str, str]:
     sc = session.current() if session else None
     if sc is None:
@@ -186,23 +196,280 @@ def _editor_outputs(session: Optional[CaptionSession]) -> tuple[Any, str, str]:
     return for_display(sc.image, preview=True), name, sc.text
 
 
+def show(ctx: AppContext, session: Optional[CaptionSession], page: int, message: str = "", kind: str = "") -> list:
+    """Every view output (``NAV_OUTPUTS``) for the session's current image. The gallery page is always re-sent: the
+    ▶ mark moves to the current image (and gradio drops its own highlight, which would go stale on key moves); the
+    count of captioned images is recomputed, so it is never stale after an edit, a bulk edit or BLIP."""
+    img, label, text = _editor_outputs(session)
+    gal, plabel = [], ""  # no folder loaded (or the load failed): nothing stale stays on screen
+    if session is not None:
+        page = max(session.position_in_view(), 0) // PAGE
+        gal, plabel, problems = gallery_page(session, page, _cache_dir(ctx))
+        captioned = sum(1 for sc in session.items if sc.has_caption)
+        plabel += f" · {captioned} of {len(session)} with a caption"
+        if problems:
+            message, kind = " ".join([message, *problems]).strip(), "error"
+    sc = session.current() if session is not None else None
+    return [img, label, text, render_tokens(text), _message(message, kind), gal, plabel, page,
+            sc.image.name if sc else ""]
+
+
+def _keep(n: int) -> list:
+    from .compat import update
+
+    return [update() for _ in range(n)]
+
+
+def on_load(ctx: AppContext, folder_text: str) -> list:
+    """[session, status, *NAV_OUTPUTS, folder dropdown]: open the folder and remember it among the recent ones."""
+    from .compat import update
+    from .workspace import remember_folder
+
+    t0 = time.perf_counter()
+    try:
+        session = CaptionSession.open(ctx.guard.check(folder_text, must_exist=True, kind="folder"))
+    except (PathRefused, CaptionError, OSError) as exc:
+        return [None, _message(str(exc), "error"), *show(ctx, None, 0), update()]
+    out = show(ctx, session, -1)
+    took = time.perf_counter() - t0
+    captioned = sum(1 for sc in session.items if sc.has_caption)
+    problems = session.problems()
+    msg = (f"{len(session)} images, {captioned} with a caption ({took:.2f} s)."
+           + (" " + " ".join(problems[:20]) + (" …" if len(problems) > 20 else "") if problems else ""))
+    recent = remember_folder(ctx.data_dir, session.folder)
+    return [session, _message(msg, "error" if problems else "ok"), *out, update(choices=recent)]
+
+
+def save_then(ctx: AppContext, session: Optional[CaptionSession], page: int, key: str, text: str, move) -> list:
+    """Save the editor's text to the image it belongs to, then move (unless the save was refused)."""
+    if session is None or session.current() is None:
+        return show(ctx, None, page, "Load a folder first.", "error")
+    try:
+        msg = session.save_key(key, text)
+    except ConflictError as exc:
+        return [*_keep(4), _message(str(exc), "conflict"), *_keep(2), page, key]
+    except CaptionError as exc:
+        return [*_keep(4), _message(str(exc), "error"), *_keep(2), page, key]
+    try:
+        move(session)
+    except CaptionError as exc:
+        return show(ctx, session, page, str(exc), "error")
+    return show(ctx, session, page, msg, "ok")
+
+
+def on_blur(session: Optional[CaptionSession], key: str, text: str) -> str:
+    """Save on leaving the box; the line confirms it (or says nothing changed)."""
+    if session is None or not key:
+        return ""
+    try:
+        msg = session.save_key(key, text)
+    except ConflictError as exc:
+        return _message(str(exc), "conflict")
+    except CaptionError as exc:
+        return _message(str(exc), "error")
+    return _message(msg or f"{key}: caption unchanged (nothing to save).", "ok")
+
+
+def on_step(ctx: AppContext, delta: int, session, page, key, text) -> list:
+    return save_then(ctx, session, page, key, text, lambda ss: ss.step(delta))
+
+
+def on_page(ctx: AppContext, delta: int, session, page, key, text) -> list:
+    return save_then(ctx, session, page, key, text, lambda ss: ss.select_in_view((page + delta) * PAGE))
+
+
+def on_select(ctx: AppContext, session, page, key, text, evt) -> list:
+    return save_then(ctx, session, page, key, text, lambda ss: ss.select_in_view(page * PAGE + evt.index))
+
+
+def on_reload(ctx: AppContext, session, page) -> list:
+    if session is None or session.current() is None:
+        return show(ctx, None, page)
+    session.reload(session.index)
+    return show(ctx, session, page, "Reloaded from disk.", "ok")
+
+
+def on_overwrite(ctx: AppContext, session, page, key, text) -> list:
+    if session is None or session.current() is None:
+        return show(ctx, None, page)
+    try:
+        session.save_key(key, text, force=True)
+    except CaptionError as exc:
+        return show(ctx, session, page, str(exc), "error")
+    return show(ctx, session, page, f"Overwrote {session.current().name}.", "ok")
+
+
+def on_filter(ctx: AppContext, session, page, key, text, label, arg) -> list:
+    if session is None:
+        return show(ctx, None, page, "Load a folder first.", "error")
+    kind = _FILTER_BY_LABEL.get(label, "all")
+    try:
+        budget = int(arg) if kind == "over_budget" and str(arg).strip() else tokens.CHUNK
+        session.save_key(key, text)
+        n = session.set_filter(kind, arg, budget)
+    except (CaptionError, ValueError) as exc:
+        return show(ctx, session, page, str(exc), "error")
+    return show(ctx, session, page, f"{n} image(s) shown.", "ok")
+
+
+def operation(op_label: str, a: str, b: str, rx: bool, ic: bool, ww: bool, sp: Optional[str], kf: Any):
+    """The bulk edit the form describes (``ww``: whole words, plain find/replace only)."""
+    return edits.make_operation(_OP_BY_LABEL.get(op_label, "replace"), a or "", b or "", regex=bool(rx),
+                                ignore_case=bool(ic), whole_word=bool(ww), sep=sp if sp is not None else ", ",
+                                number=int(kf or 0))
+
+
+def on_preview(session, key, text, *fields) -> str:
+    """Diff of what the bulk edit (``fields``: the op inputs, scope last) would change."""
+    if session is None:
+        return _message("Load a folder first.", "error")
+    try:
+        session.save_key(key, text)
+        return render_preview(session.preview(operation(*fields[:-1]), fields[-1] == SCOPES[1]))
+    except (CaptionError, ValueError) as exc:
+        return _message(str(exc), "error")
+
+
+def on_apply(ctx: AppContext, session, page, key, text, *fields) -> list:
+    """[bulk result, *NAV_OUTPUTS, stats]: apply, show what was written, refresh the view and the frequencies."""
+    if session is None:
+        return [_message("Load a folder first.", "error"), *show(ctx, None, page), _keep(1)[0]]
+    try:
+        session.save_key(key, text)
+        changes, result = session.apply(operation(*fields[:-1]), fields[-1] == SCOPES[1])
+    except (CaptionError, ValueError) as exc:
+        return [_message(str(exc), "error"), *show(ctx, session, page), _keep(1)[0]]
+    summary = _message(result.message("Applied: changed"), "error" if result.refused else "ok")
+    done = set(result.written)
+    return [summary + render_preview([c for c in changes if c.key in done]), *show(ctx, session, page),
+            on_stats(ctx, session)]
+
+
+def on_undo(ctx: AppContext, session, page) -> list:
+    if session is None:
+        return [_message("Load a folder first.", "error"), *show(ctx, None, page), _keep(1)[0]]
+    try:
+        result = session.undo()
+    except CaptionError as exc:
+        return [_message(str(exc), "error"), *show(ctx, session, page), _keep(1)[0]]
+    return [_message(result.message("Restored"), "error" if result.refused else "ok"), *show(ctx, session, page),
+            on_stats(ctx, session)]
+
+
+def on_stats(ctx: AppContext, session) -> str:
+    if session is None:
+        return _message("Load a folder first.", "error")
+    report = None
+    try:
+        from ..dataset.store import load_last_report
+
+        report = load_last_report(ctx.data_dir, session.folder)
+    except ImportError:
+        pass
+    return render_stats(stats.caption_stats(session.captions(), report))
+
+
+def backup_captions(ctx: AppContext, session: CaptionSession, keys: Sequence[str]) -> Optional[Path]:
+    """Write the current captions of ``keys`` (those that have one) to a JSON file in the data folder.
+
+    Called before BLIP may replace or extend captions, so a caption corrected by hand is never lost.
+    """
+    from ..core.fsutil import atomic_write_text
+
+    items = {sc.image.name: sc.text for sc in session.items if sc.image.name in set(keys) and sc.has_caption}
+    if not items:
+        return None
+    out = ctx.data_dir / BACKUPS / f"{session.folder.name}-{_dt.datetime.now():%Y%m%d-%H%M%S-%f}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out, json.dumps({"folder": str(session.folder), "captions": items}, indent=1,
+                                      ensure_ascii=False))
+    return out
+
+
+def blip_problem(exc: BaseException, in_host: bool) -> str:
+    """What is missing and how to supply it, for a captioner that could not load or run."""
+    if isinstance(exc, (CaptionError, PathRefused)):
+        return str(exc)
+    if in_host:
+        return (f"The WebUI's BLIP captioner failed ({type(exc).__name__}: {exc}). Usually its weights are missing: "
+                "the WebUI downloads model_base_caption_capfilt_large.pth into models/BLIP on first use, and the "
+                "download failed (see the WebUI console). Put that file in models/BLIP, or type the folder of a "
+                "transformers BLIP model (config.json, model.safetensors, preprocessor files) in "
+                "'Model folder or id' above.")
+    return f"BLIP could not caption ({type(exc).__name__}: {exc})."
+
+
+def on_caption(ctx: AppContext, session, page, model_text, action, only_current: bool = False, progress=None) -> list:
+    """[BLIP status, *NAV_OUTPUTS, stats]: caption the shown images (or only the current one).
+
+    Captions that BLIP replaces or extends are backed up first and become the undo step ("Undo last bulk edit").
+    Every failure, including the host's own BLIP failing to download, is a message here, never an exception.
+    """
+    from . import jobs_ui
+    from ..captions.captioner import caption_images, captioner_for, check_model_source
+
+    if session is None or session.current() is None:
+        return [_message("Load a folder first.", "error"), *show(ctx, None, page), _keep(1)[0]]
+    indices = [session.index] if only_current else list(session.view)
+    images = [session.items[i].image for i in indices]
+    before = {session.items[i].image.name: session.items[i].text for i in indices}
+    job = jobs_ui.start(ctx, JOB, progress)
+    backup = None
+    try:
+        source = check_model_source(ctx.guard, model_text)
+        if action != "keep":
+            backup = backup_captions(ctx, session, list(before))
+        result = caption_images(images, captioner_for(ctx, source), action, job=job,
+                                on_written=lambda path, _text: session.refresh(path))
+    except Exception as exc:  # noqa: BLE001 - the UI boundary: a failing captioner is reported, never raised
+        return [_message(blip_problem(exc, ctx.in_host), "error"), *show(ctx, session, page), _keep(1)[0]]
+    finally:
+        jobs_ui.finish(JOB, job)
+    written = set(result.written)
+    session.last_bulk = [edits.Change(sc.image.name, before[sc.image.name], sc.text)
+                         for sc in session.items if sc.image.name in written]
+    msg = result.message()
+    if backup is not None and written & {k for k, v in before.items() if v.strip()}:
+        msg += f" Earlier captions backed up to {backup}; 'Undo last bulk edit' restores them."
+    return [_message(msg, "error" if result.errors else "ok"), *show(ctx, session, page), on_stats(ctx, session)]
+
+
+def on_stop() -> str:
+    from . import jobs_ui
+
+    return _message(jobs_ui.interrupt(JOB))
+
+
 def build(ctx: AppContext) -> None:
     import gradio as gr
 
-    from . import jobs_ui
-    from .compat import update
+    from .workspace import recent_folders
 
-    cache_dir = ctx.data_dir / "cache" / "caption-thumbs"
     session_state = gr.State(None)
     page_state = gr.State(0)
+    bind = functools.partial
 
-    gr.HTML(CSS + "<p>Review captions beside their images. What a caption names is what the embedding does "
-            "<i>not</i> learn: describe what changes between photos, not the concept itself.</p>")
+    gr.HTML(CSS + "<p>Caption the images, then review the captions beside them. What a caption names is what the "
+            "embedding does <i>not</i> learn: describe what changes between photos, not the concept itself.</p>")
     with gr.Row():
-        folder = gr.Textbox(label="Folder of images (captions are the .txt files beside them)",
-                            elem_id="tilab_captions_folder", scale=5)
+        folder = gr.Dropdown(recent_folders(ctx.data_dir), label="Folder of images (type a path or pick a recent one; "
+                             "captions are the .txt files beside the images)", allow_custom_value=True,
+                             elem_id="tilab_captions_folder", scale=5)
         load_btn = gr.Button("Load", elem_id="tilab_captions_load", variant="primary", scale=1)
     status = gr.HTML(elem_id="tilab_captions_status")
+    # BLIP first: it is the first step on a fresh folder
+    with gr.Accordion("Caption with BLIP", open=True, elem_id="tilab_captions_blip"):
+        with gr.Row():
+            model = gr.Textbox(label="Model folder or id (empty: the host's BLIP inside the WebUI, else "
+                               "Salesforce/blip-image-captioning-base from your Hugging Face cache)",
+                               elem_id="tilab_captions_model", scale=3)
+            existing = gr.Radio(list(EXISTING), value=EXISTING[0], label="Existing caption (replaced ones are "
+                                "backed up first)", elem_id="tilab_captions_existing", scale=2)
+        with gr.Row():
+            caption_btn = gr.Button("Caption the shown images", variant="primary", elem_id="tilab_captions_blip_run")
+            one_btn = gr.Button("Caption this one", elem_id="tilab_captions_blip_one")
+            stop_btn = gr.Button("Stop", elem_id="tilab_captions_blip_stop")
+        blip_html = gr.HTML(elem_id="tilab_captions_blip_status")
     with gr.Row():
         with gr.Column(scale=3):
             with gr.Row():
@@ -240,6 +507,8 @@ def build(ctx: AppContext) -> None:
         with gr.Row():
             regex = gr.Checkbox(label="Regular expression", elem_id="tilab_captions_regex")
             ignore_case = gr.Checkbox(label="Ignore case", elem_id="tilab_captions_ignore_case")
+            whole_word = gr.Checkbox(label="Whole words (shirt ≠ t-shirt)", value=True,
+                                     elem_id="tilab_captions_whole_word")
             keep_first = gr.Number(label="Sort: keep first N tags", value=0, precision=0,
                                    elem_id="tilab_captions_keep_first")
             scope = gr.Radio(list(SCOPES), value=SCOPES[0], label="Apply to", elem_id="tilab_captions_scope")
@@ -251,208 +520,48 @@ def build(ctx: AppContext) -> None:
     with gr.Accordion("Word and phrase frequencies", open=False, elem_id="tilab_captions_freq"):
         stats_btn = gr.Button("Refresh", elem_id="tilab_captions_stats_refresh", size="sm")
         stats_html = gr.HTML(elem_id="tilab_captions_stats")
-    with gr.Accordion("Caption with BLIP", open=False, elem_id="tilab_captions_blip"):
-        with gr.Row():
-            model = gr.Textbox(label="Model folder or id (empty: the host's BLIP inside the WebUI, else the setting)",
-                               elem_id="tilab_captions_model")
-            existing = gr.Radio(list(EXISTING), value="ignore", label="Existing caption",
-                                elem_id="tilab_captions_existing")
-        with gr.Row():
-            caption_btn = gr.Button("Caption with BLIP", variant="primary", elem_id="tilab_captions_blip_run")
-            stop_btn = gr.Button("Stop", elem_id="tilab_captions_blip_stop")
-        blip_html = gr.HTML(elem_id="tilab_captions_blip_status")
 
     # The key of the image whose caption is in the editor travels with the editor's text from the browser,
     # so a save racing a move (blur and click fire together) always writes to the right file.
     shown_key = gr.Textbox(visible=False, elem_id="tilab_captions_key")
     nav_outputs = [image, name, editor, token_html, save_status, gallery, page_label, page_state, shown_key]
+    nav_inputs = [session_state, page_state, shown_key, editor]
+    op_inputs = [op, arg_a, arg_b, regex, ignore_case, whole_word, sep, keep_first, scope]
 
-    def show(session: Optional[CaptionSession], page: int, message: str = "", kind: str = "") -> list:
-        """Every view output for the session's current image. The gallery page is always re-sent: the ▶ mark
-        moves to the current image (and gradio drops its own highlight, which would go stale on key moves)."""
-        img, label, text = _editor_outputs(session)
-        gal, plabel = [], ""  # no folder loaded (or the load failed): nothing stale stays on screen
-        if session is not None:
-            page = max(session.position_in_view(), 0) // PAGE
-            gal, plabel, problems = gallery_page(session, page, cache_dir)
-            if problems:
-                message, kind = " ".join([message, *problems]).strip(), "error"
-        sc = session.current() if session is not None else None
-        return [img, label, text, render_tokens(text), _message(message, kind), gal, plabel, page,
-                sc.image.name if sc else ""]
-
-    def on_load(folder_text: str):
-        t0 = time.perf_counter()
-        try:
-            session = CaptionSession.open(ctx.guard.check(folder_text, must_exist=True, kind="folder"))
-        except (PathRefused, CaptionError, OSError) as exc:
-            return [None, _message(str(exc), "error"), *show(None, 0)]
-        out = show(session, -1)
-        took = time.perf_counter() - t0
-        captioned = sum(1 for sc in session.items if sc.has_caption)
-        problems = session.problems()
-        msg = (f"{len(session)} images, {captioned} with a caption ({took:.2f} s)."
-               + (" " + " ".join(problems[:20]) + (" …" if len(problems) > 20 else "") if problems else ""))
-        return [session, _message(msg, "error" if problems else "ok"), *out]
-
-    for trigger in (load_btn.click, folder.submit):
-        trigger(on_load, [folder], [session_state, status, *nav_outputs], queue=False).then(
+    # Everything but BLIP is quick and unqueued: it answers at once even while a long job holds the queue.
+    for trigger in (load_btn.click, folder.select):
+        trigger(bind(on_load, ctx), [folder], [session_state, status, *nav_outputs, folder], queue=False).then(
             render_tokens_when_ready, [editor], [token_html], queue=False)
-
-    def save_then(session: Optional[CaptionSession], page: int, key: str, text: str, move) -> list:
-        """Save the editor's text to the image it belongs to, then move (unless the save was refused)."""
-        if session is None or session.current() is None:
-            return show(None, page, "Load a folder first.", "error")
-        try:
-            msg = session.save_key(key, text)
-        except ConflictError as exc:
-            return [*[update()] * 4, _message(str(exc), "conflict"), update(), update(), page, key]
-        except CaptionError as exc:
-            return [*[update()] * 4, _message(str(exc), "error"), update(), update(), page, key]
-        try:
-            move(session)
-        except CaptionError as exc:
-            return show(session, page, str(exc), "error")
-        return show(session, page, msg, "ok")
-
-    def on_blur(session, key, text):
-        if session is None or not key:
-            return ""
-        try:
-            return _message(session.save_key(key, text), "ok")
-        except ConflictError as exc:
-            return _message(str(exc), "conflict")
-        except CaptionError as exc:
-            return _message(str(exc), "error")
-
     editor.blur(on_blur, [session_state, shown_key, editor], [save_status], queue=False)
     editor.change(render_tokens, [editor], [token_html], queue=False)
-    nav_inputs = [session_state, page_state, shown_key, editor]
-    prev_btn.click(lambda s, p, k, t: save_then(s, p, k, t, lambda ss: ss.step(-1)), nav_inputs, nav_outputs,
-                   queue=False)
-    next_btn.click(lambda s, p, k, t: save_then(s, p, k, t, lambda ss: ss.step(1)), nav_inputs, nav_outputs,
-                   queue=False)
-    page_prev.click(lambda s, p, k, t: save_then(s, p, k, t, lambda ss: ss.select_in_view((p - 1) * PAGE)),
-                    nav_inputs, nav_outputs, queue=False)
-    page_next.click(lambda s, p, k, t: save_then(s, p, k, t, lambda ss: ss.select_in_view((p + 1) * PAGE)),
-                    nav_inputs, nav_outputs, queue=False)
+    prev_btn.click(bind(on_step, ctx, -1), nav_inputs, nav_outputs, queue=False)
+    next_btn.click(bind(on_step, ctx, 1), nav_inputs, nav_outputs, queue=False)
+    page_prev.click(bind(on_page, ctx, -1), nav_inputs, nav_outputs, queue=False)
+    page_next.click(bind(on_page, ctx, 1), nav_inputs, nav_outputs, queue=False)
 
-    def on_select(session, page, key, text, evt):
-        return save_then(session, page, key, text, lambda ss: ss.select_in_view(page * PAGE + evt.index))
+    def select(session, page, key, text, evt):
+        return on_select(ctx, session, page, key, text, evt)
 
-    on_select.__annotations__ = {"evt": gr.SelectData}  # a real class: gradio reads it to pass the event
+    select.__annotations__ = {"evt": gr.SelectData}  # a real class (not a string): gradio reads it to pass the event
 
-    gallery.select(on_select, nav_inputs, nav_outputs, queue=False)
-
-    def on_reload(session, page):
-        if session is None or session.current() is None:
-            return show(None, page)
-        session.reload(session.index)
-        return show(session, page, "Reloaded from disk.", "ok")
-
-    def on_overwrite(session, page, key, text):
-        if session is None or session.current() is None:
-            return show(None, page)
-        try:
-            session.save_key(key, text, force=True)
-        except CaptionError as exc:
-            return show(session, page, str(exc), "error")
-        return show(session, page, f"Overwrote {session.current().name}.", "ok")
-
-    reload_btn.click(on_reload, [session_state, page_state], nav_outputs, queue=False)
-    overwrite_btn.click(on_overwrite, nav_inputs, nav_outputs, queue=False)
-
-    def on_filter(session, page, key, text, label, arg):
-        if session is None:
-            return show(None, page, "Load a folder first.", "error")
-        kind = _FILTER_BY_LABEL.get(label, "all")
-        try:
-            budget = int(arg) if kind == "over_budget" and str(arg).strip() else tokens.CHUNK
-            session.save_key(key, text)
-            n = session.set_filter(kind, arg, budget)
-        except (CaptionError, ValueError) as exc:
-            return show(session, page, str(exc), "error")
-        return show(session, page, f"{n} image(s) shown.", "ok")
-
-    filter_btn.click(on_filter, [*nav_inputs, filter_kind, filter_arg], nav_outputs,
-                     queue=False)
-
-    def operation(op_label, a, b, rx, ic, sp, kf):
-        return edits.make_operation(_OP_BY_LABEL.get(op_label, "replace"), a or "", b or "", regex=bool(rx),
-                                    ignore_case=bool(ic), sep=sp if sp is not None else ", ", number=int(kf or 0))
-
-    op_inputs = [op, arg_a, arg_b, regex, ignore_case, sep, keep_first, scope]
-
-    def on_preview(session, key, text, *fields):
-        if session is None:
-            return _message("Load a folder first.", "error")
-        try:
-            session.save_key(key, text)
-            return render_preview(session.preview(operation(*fields[:-1]), fields[-1] == SCOPES[1]))
-        except (CaptionError, ValueError) as exc:
-            return _message(str(exc), "error")
-
+    gallery.select(select, nav_inputs, nav_outputs, queue=False)
+    reload_btn.click(bind(on_reload, ctx), [session_state, page_state], nav_outputs, queue=False)
+    overwrite_btn.click(bind(on_overwrite, ctx), nav_inputs, nav_outputs, queue=False)
+    filter_btn.click(bind(on_filter, ctx), [*nav_inputs, filter_kind, filter_arg], nav_outputs, queue=False)
     preview_btn.click(on_preview, [session_state, shown_key, editor, *op_inputs], [bulk_html], queue=False)
-
-    def on_apply(session, page, key, text, *fields):
-        if session is None:
-            return [_message("Load a folder first.", "error"), *show(None, page)]
-        try:
-            session.save_key(key, text)
-            changes, result = session.apply(operation(*fields[:-1]), fields[-1] == SCOPES[1])
-        except (CaptionError, ValueError) as exc:
-            return [_message(str(exc), "error"), *show(session, page)]
-        summary = _message(result.message(), "error" if result.refused else "ok")
-        done = set(result.written)
-        return [summary + render_preview([c for c in changes if c.key in done]),
-                *show(session, page)]
-
-    apply_btn.click(on_apply, [*nav_inputs, *op_inputs], [bulk_html, *nav_outputs],
+    apply_btn.click(bind(on_apply, ctx), [*nav_inputs, *op_inputs], [bulk_html, *nav_outputs, stats_html],
                     queue=False)
+    undo_btn.click(bind(on_undo, ctx), [session_state, page_state], [bulk_html, *nav_outputs, stats_html],
+                   queue=False)
+    stats_btn.click(bind(on_stats, ctx), [session_state], [stats_html], queue=False)
 
-    def on_undo(session, page):
-        if session is None:
-            return [_message("Load a folder first.", "error"), *show(None, page)]
-        try:
-            result = session.undo()
-        except CaptionError as exc:
-            return [_message(str(exc), "error"), *show(session, page)]
-        return [_message(result.message("Restored"), "error" if result.refused else "ok"),
-                *show(session, page)]
+    def caption(session, page, model_text, action, progress=gr.Progress()):
+        return on_caption(ctx, session, page, model_text, action, False, progress)
 
-    undo_btn.click(on_undo, [session_state, page_state], [bulk_html, *nav_outputs], queue=False)
+    def caption_one(session, page, model_text, action, progress=gr.Progress()):
+        return on_caption(ctx, session, page, model_text, action, True, progress)
 
-    def on_stats(session):
-        if session is None:
-            return _message("Load a folder first.", "error")
-        report = None
-        try:
-            from ..dataset.store import load_last_report
-
-            report = load_last_report(ctx.data_dir, session.folder)
-        except ImportError:
-            pass
-        return render_stats(stats.caption_stats(session.captions(), report))
-
-    stats_btn.click(on_stats, [session_state], [stats_html], queue=False)
-
-    def on_caption(session, page, model_text, action, progress=gr.Progress()):
-        if session is None:
-            return [_message("Load a folder first.", "error"), *show(None, page)]
-        from ..captions.captioner import caption_images, captioner_for, check_model_source
-
-        job = jobs_ui.start(ctx, JOB, progress)
-        try:
-            images = [session.items[i].image for i in session.view]
-            source = check_model_source(ctx.guard, model_text)
-            result = caption_images(images, captioner_for(ctx, source), action, job=job,
-                                    on_written=lambda path, _text: session.refresh(path))
-        except (CaptionError, ValueError, OSError) as exc:
-            return [_message(str(exc), "error"), *show(session, page)]
-        finally:
-            jobs_ui.finish(JOB, job)
-        return [_message(result.message(), "error" if result.errors else "ok"),
-                *show(session, page)]
-
-    caption_btn.click(on_caption, [session_state, page_state, model, existing], [blip_html, *nav_outputs])
-    stop_btn.click(lambda: _message(jobs_ui.interrupt(JOB)), None, [blip_html], queue=False)
+    blip_outputs = [blip_html, *nav_outputs, stats_html]
+    caption_btn.click(caption, [session_state, page_state, model, existing], blip_outputs)
+    one_btn.click(caption_one, [session_state, page_state, model, existing], blip_outputs)
+    stop_btn.click(on_stop, None, [blip_html], queue=False)

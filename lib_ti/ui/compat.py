@@ -40,6 +40,11 @@ def js_kwarg(fn: str) -> dict[str, str]:
     return {"_js": fn} if gradio_major() < 4 else {"js": fn}
 
 
+def queue_kwargs(workers: int) -> dict[str, int]:
+    """How many queued events run at once: ``concurrency_count`` on gradio 3, ``default_concurrency_limit`` on 4+."""
+    return {"concurrency_count": workers} if gradio_major() < 4 else {"default_concurrency_limit": workers}
+
+
 def javascript_bundle() -> str:
     """All of ``javascript/*.js`` in sorted order (the host loads these itself; the standalone app serves this)."""
     folder = ASSETS / "javascript"

@@ -70,6 +70,8 @@ def build(ctx: AppContext) -> None:  # noqa: ARG001 - same signature for every t
             plot = gr.Image(label="Rate by step", type="pil", interactive=False, elem_id="tilab_schedule_plot")
             table = gr.Dataframe(headers=["rate", "first step", "last step", "updates"], interactive=False,
                                  elem_id="tilab_schedule_table")
+            # wired to the Train tab by lib_ti.ui.workspace (string and max steps go over, the tab opens)
+            gr.Button("Use in Train", variant="primary", elem_id="tilab_schedule_use_in_train")
         with gr.Column(scale=1):
             preset_key = gr.Radio([(p.title) for p in PRESETS], value=PRESETS[0].title, label="Preset",
                                   elem_id="tilab_schedule_preset")
@@ -96,17 +98,18 @@ def build(ctx: AppContext) -> None:  # noqa: ARG001 - same signature for every t
         string, err = build_preset(key, *[p.default for p in PRESET_BY_KEY[key].params])
         return [update(visible=title_to_key[title] == g.key) for g in PRESETS] + [string or update(), err]
 
-    preset_key.change(on_preset, [preset_key], groups + [text, preset_error])
+    # Everything here is cheap and answers at once, even while a training run holds a queue worker.
+    preset_key.change(on_preset, [preset_key], groups + [text, preset_error], queue=False)
     for p in PRESETS:
         def on_param(*values, _key=p.key):
             string, err = build_preset(_key, *values)
             return (string or update()), err
 
         for comp in inputs[p.key]:
-            comp.change(on_param, inputs[p.key], [text, preset_error])
+            comp.change(on_param, inputs[p.key], [text, preset_error], queue=False)
 
     for comp in (text, max_steps, start):
-        comp.change(analyze, [text, max_steps, start], [status, plot, table])
+        comp.change(analyze, [text, max_steps, start], [status, plot, table], queue=False)
     blocks = gr.context.Context.root_block
     if blocks is not None:
-        blocks.load(analyze, [text, max_steps, start], [status, plot, table])
+        blocks.load(analyze, [text, max_steps, start], [status, plot, table], queue=False)

@@ -35,10 +35,10 @@ def build_app(ctx: AppContext) -> Any:
     from fastapi import FastAPI
 
     from .api import add_routes
-    from .app import build_blocks
+    from .app import QUEUE_WORKERS, build_blocks
     from fastapi.responses import Response
 
-    from .compat import javascript_bundle
+    from .compat import javascript_bundle, queue_kwargs
 
     app = FastAPI()
     add_routes(app, lambda: ctx.settings)
@@ -46,7 +46,7 @@ def build_app(ctx: AppContext) -> Any:
     app.add_api_route("/tilab/static/tilab.js",
                       lambda: Response(bundle, media_type="text/javascript"), methods=["GET"])
     blocks = build_blocks(ctx, standalone=True)
-    blocks.queue()
+    blocks.queue(**queue_kwargs(QUEUE_WORKERS))
     return gr.mount_gradio_app(app, blocks, path="/")
 
 

@@ -12,13 +12,16 @@ from ..core.context import AppContext
 def header(ctx: AppContext) -> None:
     import gradio as gr
 
+    from .emphasis_tab import EXAMPLE_PROMPT
+
     gr.Markdown(
         "## TI Lab\nTeach Stable Diffusion your concept with Textual Inversion. "
         f"Data folder: `{ctx.data_dir}`" + ("" if not ctx.guard.restricted else " · folders restricted to allowed roots")
     )
     with gr.Row(elem_id="txt2img_toprow"):
         gr.Textbox(
-            label="Prompt (scratch box; select a word and use the weight… control or Alt+E, like in the host's txt2img)",
+            label="Prompt (scratch box, shared with the Emphasis tab; select a word and use the weight… control or "
+                  "Alt+E, like in the host's txt2img)",
             elem_id="txt2img_prompt", elem_classes=["prompt"], lines=2, interactive=True,
-            value="A (((oil painting))) of my_embedding by Leonardo da Vinci",
+            value=EXAMPLE_PROMPT,
         )

@@ -1,0 +1,64 @@
+"""The state the tabs share (lib_ti.ui.workspace): recent folders, embedding terms, and the cross-tab wiring."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from lib_ti.core.context import standalone_context
+from lib_ti.ui import workspace
+
+
+def test_recent_folders_newest_first_unique_and_bounded(tmp_path):
+    assert workspace.recent_folders(tmp_path) == []
+    for i in range(workspace.RECENT_LIMIT + 3):
+        workspace.remember_folder(tmp_path, tmp_path / f"set{i}")
+    got = workspace.remember_folder(tmp_path, f"{tmp_path}/set5/")  # again, with a trailing slash
+    assert got[0] == str(tmp_path / "set5") and len(got) == workspace.RECENT_LIMIT
+    assert got.count(str(tmp_path / "set5")) == 1
+    assert workspace.recent_folders(tmp_path) == got
+
+
+@pytest.mark.parametrize("content", ["not json", '{"a": 1}', "[1, 2]"])
+def test_a_damaged_recent_list_is_empty(tmp_path, content):
+    (tmp_path / workspace.RECENT_FILE).write_text(content)
+    assert workspace.recent_folders(tmp_path) == []
+
+
+def test_embedding_names_newest_first(tmp_path):
+    for i, name in enumerate(["old.pt", "new.safetensors", "notes.txt"]):
+        (tmp_path / name).write_bytes(b"x")
+        os.utime(tmp_path / name, (time.time() + i, time.time() + i))
+    assert workspace.embedding_names(tmp_path) == ["new", "old"]
+    assert workspace.embedding_names(tmp_path / "missing") == []
+
+
+@pytest.mark.parametrize("name, weight, prompt, expected", [
+    ("myface", 0.7, "a photo of", "a photo of, (myface:0.7)"),
+    ("myface", 1, "a photo of,", "a photo of, myface"),
+    ("myface", 0.62, "", "(myface:0.62)"),
+])
+def test_embedding_goes_into_the_prompt_at_its_weight(name, weight, prompt, expected):
+    assert workspace.insert_term(prompt, workspace.embedding_term(name, weight)) == expected
+
+
+def test_no_embedding_chosen_is_a_message():
+    with pytest.raises(ValueError, match="Choose an embedding"):
+        workspace.embedding_term("", 0.7)
+
+
+def test_all_tabs_are_wired(tmp_path):
+    """Folder boxes of Dataset, Captions and Train are linked; Use in Train and the model copy exist."""
+    import gradio as gr
+
+    from lib_ti.ui.app import build_tabs
+
+    with gr.Blocks() as blocks:
+        tabs = build_tabs(standalone_context(tmp_path))
+        got = workspace.wire(blocks, tabs)
+    assert got == {"folders": len(workspace.FOLDER_IDS), "schedule_to_train": True, "copies": len(workspace.COPIES)}
+    use = next(d for d in blocks.fns if getattr(d.fn, "__name__", "") == "use_in_train")
+    rate, steps, tab = use.fn("0.01:100, 0.001", 400)
+    assert rate["value"] == "0.01:100, 0.001" and steps == 400 and tab["selected"] == workspace.TRAIN_TAB
