@@ -108,3 +108,85 @@ def grid_image(cells: Sequence[SweepCell], weights: Sequence[float]) -> Any:
         j = [float(x) for x in weights].index(c.weight)
         grid.paste(c.image, (label_w + j * w, label_h + i * h))
     return grid
+
+
+def pick_checkpoints(checkpoints: Sequence[Path], wanted: Optional[Sequence[str]] = None) -> list[Path]:
+    """``wanted`` (file names or step numbers) from ``checkpoints``, in step order; all of them when None/empty.
+
+    An unknown name raises ``ValueError`` naming it and listing what exists: a sweep never silently drops a
+    checkpoint the user asked for, nor picks a subset the user did not.
+    """
+    checkpoints = list(checkpoints)
+    if not wanted:
+        return checkpoints
+    by_key: dict[str, Path] = {}
+    for p in checkpoints:
+        by_key[p.name] = p
+        by_key[p.stem] = p
+        if checkpoint_step(p) is not None:
+            by_key[str(checkpoint_step(p))] = p
+    missing = [w for w in wanted if str(w).strip() not in by_key]
+    if missing:
+        raise ValueError(f"No checkpoint {', '.join(map(repr, missing))} in this run; it has: "
+                         + ", ".join(p.name for p in checkpoints))
+    chosen = {by_key[str(w).strip()] for w in wanted}
+    return [p for p in checkpoints if p in chosen]
+
+
+def run_checkpoints(run_dir: Path) -> list[Path]:
+    """The embedding copies of a run folder (``<run>/checkpoints/*.pt``, or the folder itself), by step."""
+    run_dir = Path(run_dir)
+    return list_checkpoints(run_dir / "checkpoints" if (run_dir / "checkpoints").is_dir() else run_dir)
+
+
+def run_size(run_dir: Path, fallback: tuple[int, int] = (512, 512)) -> tuple[int, int]:
+    """The run's training size from its ``settings.json``, so sweep images match the previews."""
+    import json
+
+    try:
+        conf = json.loads((Path(run_dir) / "settings.json").read_text(encoding="utf-8"))["config"]
+        return int(conf["width"]), int(conf["height"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return fallback
+
+
+def parse_weights(text: str) -> list[float]:
+    """``"0.5, 0.75; 1"`` → ``[0.5, 0.75, 1.0]``; ``ValueError`` naming the item that is not a number."""
+    out = []
+    for item in str(text).replace(";", ",").split(","):
+        if not item.strip():
+            continue
+        try:
+            out.append(float(item))
+        except ValueError:
+            raise ValueError(f"Weight '{item.strip()}' is not a number (weights are numbers separated by "
+                             "commas, e.g. 0.5, 0.75, 1).") from None
+    if not out:
+        raise ValueError("Give at least one weight for the sweep.")
+    return out
+
+
+def sweep_to_file(backend: Any, run_dir: Path, checkpoints: Sequence[Path], weights: Sequence[float], *,
+                  prompt: str, seed: int, steps: int, style: str = "explicit", sampler: str = "Euler a",
+                  should_stop: Callable[[], bool] = lambda: False,
+                  progress: Callable[[int, int], None] = lambda d, t: None, stamp: str = "") -> tuple[Any, Path, str]:
+    """Run a sweep over ``checkpoints`` × ``weights`` and save the grid into the run folder.
+
+    Returns (grid image, its path, a sentence naming the checkpoints used). Shared by the Train tab and
+    ``python -m lib_ti sweep``.
+    """
+    import datetime as _dt
+
+    from ..core.fsutil import atomic_save
+
+    width, height = run_size(run_dir)
+    cells = strength_sweep(backend, checkpoints, weights, prompt=prompt, seed=seed, steps=steps, width=width,
+                           height=height, style=style, sampler=sampler, should_stop=should_stop, progress=progress)
+    grid = grid_image(cells, weights)
+    out = Path(run_dir) / f"sweep-seed{seed}-{stamp or f'{_dt.datetime.now():%Y%m%d-%H%M%S}'}.png"
+    atomic_save(out, lambda tmp: grid.save(tmp, format="PNG"))
+    done = len({c.checkpoint for c in cells})
+    names = ", ".join(p.name for p in checkpoints)
+    partial = "" if len(cells) == len(checkpoints) * len(weights) else " (stopped early)"
+    return grid, out, (f"{len(cells)} images from {done} of {len(checkpoints)} checkpoints ({names}) × "
+                       f"{len(weights)} weights{partial}; grid saved to {out}")

@@ -1,71 +1,263 @@
-"""Train sub-tab: create an embedding, train it with live plots and previews, inspect it, sweep its strength.
+"""Train sub-tab: pick, check and start a run, watch it, inspect the embedding, sweep its strength.
 
-Thin by design: every callback is a call into :mod:`lib_ti.training`, :mod:`lib_ti.model` or
-:mod:`lib_ti.training.sweep`; errors come back as text in the tab. The run itself lives in a
-:class:`~lib_ti.training.session.TrainingSession` thread polled by a generator callback, so the
-page stays responsive and Stop (or the host's Interrupt) ends it within one step.
+Thin by design: the inputs are derived from :class:`~lib_ti.training.config.TrainConfig`'s field specs; what a
+click will do comes from :func:`lib_ti.training.session.plan_run`; runs and sweeps live in the session registry
+(:mod:`lib_ti.training.session`), not in a page callback. Each page polls the registry with short calls (a
+hidden button clicked once a second by a small script), so no request stays open while a run goes: a closed tab
+leaves nothing for the host's "Reload UI" to wait on, and a reloaded page shows the live run and its end.
+
+Module-level functions are what the callbacks call, so tests reach them without a browser.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import html
 import time
-from typing import Any
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Optional
 
 from ..core.context import AppContext
 
-JOB_NAME = "train"
-#: seconds between plot redraws while a run is going
+TRAIN, SWEEP = "train", "sweep"
+#: seconds between plot redraws while a run is going (drawing costs CPU the training step needs)
 PLOT_INTERVAL_S = 5.0
-_sessions: dict[str, Any] = {}
+#: model files listed from the standalone models folder
+MODEL_SUFFIXES = (".safetensors", ".ckpt")
+WORKING_MODELS = ("Works with SD 1.x (CLIP ViT-L) and SD 2.x (OpenCLIP ViT-H) checkpoints, eps or v prediction; "
+                  "not SDXL, SD3 or inpainting models.")
 _backends: dict[str, Any] = {}
 
 
-# ----------------------------------------------------------------------------- core glue (testable)
-def get_backend(ctx: AppContext, ckpt_text: str = "", config_text: str = "") -> Any:
-    """The model to train on: the host's loaded model, or a checkpoint file loaded once (standalone)."""
+# ----------------------------------------------------------------------------- what exists (lists, not typed paths)
+def models_folder(ctx: AppContext) -> Path:
+    """Standalone: checkpoints are listed from ``<data folder>/models``."""
+    return ctx.data_dir / "models"
+
+
+def in_host_model(ctx: AppContext) -> bool:
+    return ctx.get_backend is not None
+
+
+def list_models(ctx: AppContext) -> list[str]:
+    """Checkpoint files in the models folder (names relative to it), plus the bundled demo model when present."""
+    folder = models_folder(ctx)
+    found = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.suffix in MODEL_SUFFIXES) \
+        if folder.is_dir() else []
+    demo = _demo_checkpoint()
+    return found + ([str(demo)] if demo is not None else [])
+
+
+def _demo_checkpoint() -> Optional[Path]:
+    try:
+        from ..demo import default_checkpoint  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    try:
+        path = default_checkpoint()
+    except (OSError, ValueError, RuntimeError):
+        return None
+    return Path(path) if path else None
+
+
+def model_problem(ctx: AppContext, choice: str) -> Optional[str]:
+    """Why no model can be used (with what to do), or None."""
+    if in_host_model(ctx):
+        return None
+    if str(choice or "").strip():
+        return None
+    return (f"No checkpoint chosen. Put a checkpoint (.safetensors or .ckpt) into {models_folder(ctx)} and press "
+            f"↻, then pick it. {WORKING_MODELS}")
+
+
+def model_path(ctx: AppContext, choice: str) -> Path:
+    text = str(choice).strip()
+    candidate = models_folder(ctx) / text
+    if text and candidate.is_file():
+        return candidate
+    return ctx.guard.check(text, must_exist=True, kind="checkpoint file")
+
+
+def get_backend(ctx: AppContext, choice: str = "") -> Any:
+    """The model to train on: the host's loaded model, or a listed checkpoint loaded once (standalone)."""
     from ..core.torch_compat import ensure_torchvision
 
     ensure_torchvision()
     from ..model.backend import SDBackend
 
-    factory = ctx.extras.get("sd_backend")  # inside the host: lib_ti.host.host_sd_backend
-    if factory is not None:
-        return factory()
-    if ctx.get_model is not None:
-        model = ctx.get_model()
-        if model is not None:
-            if hasattr(model, "encode_prompts"):  # already a backend
-                return model
-            key = f"model:{id(model)}"
-            if key not in _backends:
-                _backends.clear()
-                _backends[key] = SDBackend(model)
-            return _backends[key]
-    if not str(ckpt_text).strip():
-        raise ValueError("No model loaded: give a checkpoint file (.safetensors or .ckpt).")
-    ckpt = ctx.guard.check(ckpt_text, must_exist=True, kind="checkpoint file")
-    config = ctx.guard.check(config_text, must_exist=True, kind="config file") if str(config_text).strip() else None
-    key = f"{ckpt}|{config}"
+    if ctx.get_backend is not None:  # inside the host: lib_ti.host.host_sd_backend
+        return ctx.get_backend()
+    problem = model_problem(ctx, choice)
+    if problem:
+        raise ValueError(problem)
+    ckpt = model_path(ctx, choice)
+    key = str(ckpt)
     if key not in _backends:
         import torch
 
         from ..model.loader import load_ldm
 
+        from ..model.precision import decide_precision
+
         device = "cuda" if torch.cuda.is_available() else "cpu"
-        dtype = torch.float16 if device == "cuda" else torch.float32
+        dtype = decide_precision("auto", device).weights
         _backends.clear()
-        _backends[key] = SDBackend(load_ldm(ckpt, config, device=device, dtype=dtype))
+        _backends[key] = SDBackend(load_ldm(ckpt, None, device=device, dtype=dtype))
     return _backends[key]
 
 
+def list_embeddings(ctx: AppContext) -> list[str]:
+    """Embedding names in the embeddings folder (what prompts call them), sorted."""
+    folder = ctx.embeddings_folder()
+    if not folder.is_dir():
+        return []
+    return sorted({p.stem for p in folder.iterdir() if p.suffix in (".pt", ".safetensors", ".bin")})
+
+
+def embedding_file(ctx: AppContext, name: str) -> Path:
+    folder = ctx.embeddings_folder()
+    for suffix in (".pt", ".safetensors", ".bin"):
+        if (folder / f"{name}{suffix}").is_file():
+            return folder / f"{name}{suffix}"
+    raise ValueError(f"No embedding '{name}' in {folder}.")
+
+
+def runs_root(ctx: AppContext) -> Path:
+    return ctx.data_dir / "training"
+
+
+def list_runs(ctx: AppContext, name: str) -> list[tuple[str, str]]:
+    """(label, folder) for each run of embedding ``name``, newest first; the label says how far it got."""
+    from ..training.session import runs_of
+    from ..training.sweep import run_checkpoints
+
+    out = []
+    for run in runs_of(runs_root(ctx), str(name or "")):
+        cks = run_checkpoints(run)
+        last = cks[-1].stem.rsplit("-", 1)[-1] if cks else "-"
+        out.append((f"{run.name} · {len(cks)} checkpoints · last step {last}", str(run)))
+    return out
+
+
+def run_checkpoint_names(run_folder: str) -> list[str]:
+    from ..training.sweep import run_checkpoints
+
+    return [p.name for p in run_checkpoints(Path(run_folder))] if str(run_folder or "").strip() else []
+
+
+# ----------------------------------------------------------------------------- the form → a plan and a config
+def schedule_message(text: str, steps: float) -> str:
+    """One line saying whether the host accepts this learning-rate string."""
+    from ..schedule.parse import ScheduleError, lint, trace
+
+    try:
+        tr = trace(text, int(steps))
+        warnings = lint(text, int(steps))
+    except (ScheduleError, TypeError, ValueError) as exc:
+        return f"✗ {exc}"
+    msg = f"✓ {tr.updates} updates"
+    return msg + ("; " + " ".join(w.message for w in warnings) if warnings else "")
+
+
+@dataclass
+class FormCheck:
+    """The whole form checked at once: every problem, and what Train would do."""
+
+    problems: list[str] = field(default_factory=list)
+    plan: Any = None
+    cfg: Any = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and self.cfg is not None
+
+
+def check_form(ctx: AppContext, values: Mapping[str, Any], *, mode: str = "auto", overwrite: bool = False,
+               model_choice: str = "") -> FormCheck:
+    """Check every field, the model choice and the start mode; never raises for user input."""
+    from ..core.paths import PathRefused
+    from ..model.embeddings import validate_name
+    from ..training.config import TrainConfig
+    from ..training.session import plan_run
+
+    out = FormCheck()
+    values = dict(values)
+    problem = model_problem(ctx, model_choice)
+    if problem:
+        out.problems.append(problem)
+    try:
+        name = validate_name(values.get("name", ""))
+    except ValueError as exc:
+        out.problems.append(f"Embedding name: {exc}.")
+        name = None
+    data = None
+    if not str(values.get("data_dir") or "").strip():
+        out.problems.append("Dataset folder is empty: give the folder of training images.")
+    else:
+        try:
+            data = ctx.guard.check(str(values["data_dir"]), must_exist=True, kind="dataset folder")
+        except (ValueError, PathRefused, OSError) as exc:
+            out.problems.append(str(exc))
+    values.update(name=name or "unnamed", data_dir=data or Path("."), embeddings_dir=ctx.embeddings_folder(),
+                  run_dir=runs_root(ctx))
+    prompt_options = ctx.prompt_options  # inside the host: its Clip skip and emphasis mode
+    if prompt_options is not None:
+        opts = prompt_options()
+        values.update(clip_skip=int(opts["clip_skip"]), emphasis=str(opts["emphasis"]))
+    if int(float(values.get("preview_every") or 0)) > 0 and "eval_every" not in values:
+        # the fixed-batch loss is plotted at the preview rhythm, so the plot has a point per preview
+        values["eval_every"] = int(float(values["preview_every"]))
+    try:
+        cfg = TrainConfig.from_mapping(values)
+    except (ValueError, TypeError) as exc:
+        out.problems.append(str(exc))
+        return out
+    out.problems += cfg.problems()
+    if name is None:
+        return out
+    compare = {k: v for k, v in cfg.to_dict().items() if data is not None or k != "data_dir"}
+    out.plan = plan_run(name, runs_root(ctx), ctx.embeddings_folder(), mode, compare, overwrite=overwrite)
+    out.problems += out.plan.problems
+    if not out.problems:
+        applied = out.plan.apply(cfg.to_dict())
+        out.cfg = TrainConfig.from_mapping(applied)
+    return out
+
+
+def make_config(ctx: AppContext, values: Mapping[str, Any], *, mode: str = "auto", overwrite: bool = False,
+                model_choice: str = "") -> Any:
+    """A validated :class:`TrainConfig` for ``values`` (field name → value); ``ValueError`` lists every problem."""
+    check = check_form(ctx, values, mode=mode, overwrite=overwrite, model_choice=model_choice)
+    if not check.ok:
+        raise ValueError("\n".join(check.problems))
+    return check.cfg
+
+
+def plan_html(check: FormCheck) -> str:
+    if check.problems:
+        items = "".join(f"<li>{html.escape(p)}</li>" for p in check.problems)
+        return f'<div class="tilab-error" id="tilab_train_problems"><b>Fix before training:</b><ul>{items}</ul></div>'
+    return f'<div class="tilab-ok" id="tilab_train_plan">{html.escape(check.plan.message)}</div>'
+
+
+def start_training(ctx: AppContext, cfg: Any, plan: Any = None, model_choice: str = "", backend: Any = None) -> Any:
+    """Register and start a run; the model is loaded inside the run's thread, so the click returns at once."""
+    from ..training.session import TrainingSession, launch
+    from .jobs_ui import start
+
+    job = start(ctx, TRAIN, exclusive=True)
+    session = TrainingSession(backend if backend is not None else (lambda: get_backend(ctx, model_choice)), cfg,
+                              job=job, lock=ctx.training_lock, on_embedding_saved=ctx.on_embedding_saved,
+                              template_dirs=ctx.template_dirs, plan=plan)
+    return launch(TRAIN, session)
+
+
 def create_embedding_file(ctx: AppContext, name: str, num_vectors: float, init_text: str, overwrite: bool,
-                          ckpt_text: str = "", config_text: str = "") -> str:
+                          model_choice: str = "") -> str:
     """Create ``<embeddings folder>/<name>.pt`` (step 0) as the host does; returns a status line."""
     from ..model.embeddings import budget_warning, create_embedding, save_embedding
 
-    backend = get_backend(ctx, ckpt_text, config_text)
+    backend = get_backend(ctx, model_choice)
     emb = create_embedding(backend, name, int(num_vectors), init_text)
     short_hash, model_name = backend.checkpoint_info()
     emb.sd_checkpoint, emb.sd_checkpoint_name = short_hash, model_name
@@ -79,104 +271,22 @@ def create_embedding_file(ctx: AppContext, name: str, num_vectors: float, init_t
     return f"Created {path} ({emb.vectors}×{emb.width})." + (f" ⚠ {warn}" if warn else "")
 
 
-def schedule_message(text: str, steps: float) -> str:
-    """One line saying whether the host accepts this learning-rate string."""
-    from ..schedule.parse import ScheduleError, lint, trace
-
-    try:
-        tr = trace(text, int(steps))
-        warnings = lint(text, int(steps))
-    except ScheduleError as exc:
-        return f"✗ {exc}"
-    except (TypeError, ValueError) as exc:
-        return f"✗ {exc}"
-    msg = f"✓ {tr.updates} updates"
-    return msg + ("; " + " ".join(w.message for w in warnings) if warnings else "")
-
-
-def make_config(ctx: AppContext, name: str, data_dir: str, template: str, learn_rate: str, steps: float,
-                batch_size: float, grad_accum: float, width: float, height: float, latent_method: str,
-                shuffle_tags: bool, tag_dropout: float, flip_p: float, clip_mode: str, clip_value: str,
-                num_vectors: float, init_text: str, save_every: float, preview_every: float, preview_prompts: str,
-                preview_sampler: str, preview_seed: float, precision: str, grad_ckpt: bool, low_memory: bool,
-                resume: bool) -> Any:
-    """A validated :class:`TrainConfig` from the tab's fields (paths through ``ctx.guard``)."""
-    from ..model.embeddings import validate_name
-    from ..training.checkpoint import latest_state
-    from ..training.config import TrainConfig
-
-    clean = validate_name(name)
-    data = ctx.guard.check(data_dir, must_exist=True, kind="dataset folder")
-    runs = ctx.data_dir / "training" / clean  # one timestamped folder per run, so runs never mix files
-    existing = ctx.embeddings_folder() / f"{clean}.pt"
-    state = None
-    if resume:
-        for folder in sorted((p for p in runs.glob("*") if p.is_dir()), reverse=True):
-            state = latest_state(folder)
-            if state is not None:
-                break
-        if state is None:
-            raise ValueError(f"Nothing to resume: no checkpoint in any run under '{runs}'.")
-    run_root = state.parent.parent if state is not None else runs / f"{_dt.datetime.now():%Y%m%d-%H%M%S}"
-    cfg = TrainConfig(
-        name=clean, data_dir=data, run_dir=run_root, embeddings_dir=ctx.embeddings_folder(), template=template,
-        learn_rate=learn_rate, steps=int(steps), batch_size=int(batch_size), grad_accum=int(grad_accum),
-        width=int(width), height=int(height), latent_method=latent_method, shuffle_tags=bool(shuffle_tags),
-        tag_dropout=float(tag_dropout), flip_p=float(flip_p), clip_grad_mode=clip_mode, clip_grad_value=clip_value,
-        num_vectors=int(num_vectors), init_text=init_text,
-        init_embedding=existing if (existing.exists() and state is None) else None, resume=state,
-        save_every=int(save_every), preview_every=int(preview_every),
-        # the fixed-batch loss is plotted at the preview rhythm, so the plot has a point per preview
-        eval_every=int(preview_every) if int(preview_every) > 0 else 50,
-        preview_prompts=tuple(p.strip() for p in str(preview_prompts).splitlines() if p.strip()),
-        preview_sampler=preview_sampler, seed=0, preview_seed=int(preview_seed), precision=precision,
-        gradient_checkpointing=bool(grad_ckpt), low_memory=bool(low_memory),
-    )
-    prompt_options = ctx.extras.get("prompt_options")  # inside the host: its Clip skip and emphasis mode
-    if prompt_options is not None:
-        opts = prompt_options()
-        cfg.clip_skip, cfg.emphasis = int(opts["clip_skip"]), str(opts["emphasis"])
-    cfg.validate()
-    return cfg
-
-
-def start_training(ctx: AppContext, backend: Any, cfg: Any) -> Any:
-    from ..training.session import TrainingSession
-    from .jobs_ui import start
-
-    current = _sessions.get(JOB_NAME)
-    if current is not None and current.running:
-        raise ValueError("A training run is already going; stop it first.")
-    job = start(ctx, JOB_NAME, exclusive=True)
-    lock = ctx.extras.get("training_lock")
-    session = TrainingSession(backend, cfg, job=job, lock=lock, on_embedding_saved=ctx.on_embedding_saved,
-                              template_dirs=tuple(ctx.extras.get("template_dirs", ())))
-    _sessions[JOB_NAME] = session
-    return session.start()
-
-
-def status_html(snap: Any) -> str:
-    cls = "tilab-error" if snap.error or (snap.result and snap.result.status in ("nan", "oom")) else "tilab-status"
-    return f'<div class="{cls}" id="tilab_train_statusline">{html.escape(snap.status)}</div>'
-
-
-def inspect_text(ctx: AppContext, path_text: str, ckpt_text: str = "", config_text: str = "") -> str:
+def inspect_text(ctx: AppContext, name: str, model_choice: str = "") -> str:
     from ..model.embeddings import load_embedding
     from ..model.inspect import format_report, inspect_embedding
 
-    path = ctx.guard.check(path_text, must_exist=True, kind="embedding file")
-    emb = load_embedding(path)
+    emb = load_embedding(embedding_file(ctx, name))
     try:
-        backend = get_backend(ctx, ckpt_text, config_text)
+        backend = get_backend(ctx, model_choice)
     except ValueError:
         backend = None
     return format_report(inspect_embedding(emb, backend))
 
 
-def weaken_copy(ctx: AppContext, path_text: str, k: float) -> str:
+def weaken_copy(ctx: AppContext, name: str, k: float) -> str:
     from ..model.embeddings import load_embedding, save_embedding, scale_embedding
 
-    path = ctx.guard.check(path_text, must_exist=True, kind="embedding file")
+    path = embedding_file(ctx, name)
     emb = scale_embedding(load_embedding(path), float(k))
     out = path.with_name(f"{path.stem}-x{float(k):g}{path.suffix if path.suffix in ('.pt', '.safetensors') else '.pt'}")
     emb.name = out.stem
@@ -186,58 +296,235 @@ def weaken_copy(ctx: AppContext, path_text: str, k: float) -> str:
     return f"Saved weakened copy (×{float(k):g}) to {out}. Use it in prompts as '{out.stem}'."
 
 
-def run_sweep(ctx: AppContext, run_text: str, weights_text: str, prompt: str, seed: float, steps: float,
-              ckpt_text: str = "", config_text: str = "", limit: int = 4) -> tuple[Any, str]:
-    from ..core.fsutil import atomic_save
-    from ..training.sweep import grid_image, list_checkpoints, strength_sweep
+def start_sweep(ctx: AppContext, run_folder: str, checkpoint_names: list, weights_text: str, prompt: str,
+                seed: float, steps: float, model_choice: str = "", backend: Any = None) -> Any:
+    """Check the sweep's inputs and start it in the background; the checked checkpoints are all used."""
+    from ..training.session import SweepSession, launch
+    from ..training.sweep import parse_weights, pick_checkpoints, run_checkpoints
 
-    run_dir = ctx.guard.check(run_text, must_exist=True, kind="training run folder")
-    checkpoints = list_checkpoints(run_dir / "checkpoints" if (run_dir / "checkpoints").is_dir() else run_dir)
-    if not checkpoints:
-        raise ValueError(f"No saved checkpoints (*.pt) in '{run_dir}'.")
-    if len(checkpoints) > limit:  # spread the picks over the run
-        idx = [round(i * (len(checkpoints) - 1) / (limit - 1)) for i in range(limit)]
-        checkpoints = [checkpoints[i] for i in sorted(set(idx))]
-    try:
-        weights = [float(w) for w in str(weights_text).replace(";", ",").split(",") if w.strip()]
-    except ValueError:
-        raise ValueError(f"Weights must be numbers separated by commas, not '{weights_text}'.") from None
-    backend = get_backend(ctx, ckpt_text, config_text)
-    width = height = 512
-    settings_file = run_dir / "settings.json"
-    if settings_file.exists():  # sample at the run's training size
-        import json
+    if not str(run_folder or "").strip():
+        raise ValueError("Pick a training run (runs of the chosen embedding are listed newest first).")
+    run_dir = ctx.guard.check(str(run_folder), must_exist=True, kind="training run folder")
+    every = run_checkpoints(run_dir)
+    if not every:
+        raise ValueError(f"No saved checkpoints (*.pt) in '{run_dir}': set 'Save every N steps' and train.")
+    if not checkpoint_names:
+        raise ValueError("Tick at least one checkpoint for the sweep.")
+    checkpoints = pick_checkpoints(every, list(checkpoint_names))
+    weights = parse_weights(weights_text)
+    if "[name]" not in str(prompt):
+        raise ValueError("The sweep prompt must contain [name] (where the embedding goes).")
+    run = SweepSession(backend if backend is not None else get_backend(ctx, model_choice), run_dir, checkpoints,
+                       weights, prompt=str(prompt), seed=int(seed), steps=int(steps),
+                       style=str(ctx.settings.get("tilab_emphasis_output")), lock=ctx.training_lock)
+    return launch(SWEEP, run)
 
-        try:
-            conf = json.loads(settings_file.read_text(encoding="utf-8"))["config"]
-            width, height = int(conf["width"]), int(conf["height"])
-        except (ValueError, KeyError, TypeError):
-            pass
-    cells = strength_sweep(backend, checkpoints, weights, prompt=prompt, seed=int(seed), steps=int(steps),
-                           width=width, height=height, style=str(ctx.settings.get("tilab_emphasis_output")))
-    grid = grid_image(cells, weights)
-    out = run_dir / f"sweep-seed{int(seed)}-{_dt.datetime.now():%Y%m%d-%H%M%S}.png"
-    atomic_save(out, lambda tmp: grid.save(tmp, format="PNG"))
-    return grid, f"{len(cells)} images; grid saved to {out}"
+
+# ----------------------------------------------------------------------------- what a page shows (poll)
+def status_html(snap: Any) -> str:
+    from ..training.session import progress_line
+
+    bad = snap.error or (snap.result is not None and getattr(snap.result, "status", "") in ("nan", "oom"))
+    extra = progress_line(snap)
+    line = html.escape(snap.status) + (f' <span class="tilab-muted">· {html.escape(extra)}</span>' if extra else "")
+    return f'<div class="{"tilab-error" if bad else "tilab-status"}" id="tilab_{snap.kind}_statusline">{line}</div>'
+
+
+def gallery_items(previews: list) -> tuple[list[tuple[str, str]], int]:
+    """Previews as (path, "step N · prompt") ordered step by step, and the column count (one per prompt)."""
+    ordered = sorted(previews, key=lambda p: (p.step, p.prompt_index))
+    columns = max(1, len({p.prompt_index for p in previews}))
+    return [(str(p.path), p.caption) for p in ordered], columns
+
+
+@dataclass
+class PollState:
+    """What one page has drawn, so a poll redraws only what changed."""
+
+    version: int = -1
+    plotted_at: float = 0.0
+    previews: int = -1
+    kind_seen: str = ""
+
+
+def poll_train(state: Optional[PollState]) -> tuple:
+    """(status html, loss plot, norm plot, gallery, state) for the current training run; gradio updates where
+    nothing changed. Any page — the one that started the run or a reloaded one — gets the same view."""
+    from ..training.session import current, plot_series
+    from .compat import update
+
+    state = state if isinstance(state, PollState) else PollState()
+    run = current(TRAIN)
+    if run is None:
+        return update(), update(), update(), update(), state
+    snap = run.snapshot()
+    if snap.version == state.version and state.kind_seen == TRAIN:
+        return update(), update(), update(), update(), state
+    now = time.monotonic()
+    redraw = (not snap.running or now - state.plotted_at >= PLOT_INTERVAL_S or len(snap.previews) != state.previews
+              or state.version < 0)
+    new_state = PollState(snap.version, now if redraw else state.plotted_at, len(snap.previews), TRAIN)
+    if not redraw:
+        return status_html(snap), update(), update(), update(), new_state
+    loss_img, norm_img = plot_series(snap.series)
+    items, columns = gallery_items(snap.previews)
+    return status_html(snap), loss_img, norm_img, update(value=items, columns=columns), new_state
+
+
+def poll_sweep(state: Optional[PollState]) -> tuple:
+    """(status html, grid image, state) for the current sweep."""
+    from ..training.session import current
+    from .compat import update
+
+    state = state if isinstance(state, PollState) else PollState()
+    run = current(SWEEP)
+    if run is None:
+        return update(), update(), state
+    snap = run.snapshot()
+    if snap.version == state.version:
+        return update(), update(), state
+    grid = snap.result[0] if (not snap.running and snap.result) else update()
+    return status_html(snap), grid, PollState(snap.version, kind_seen=SWEEP)
+
+
+def stop_text(name: str) -> str:
+    """Stop ``name``'s run; the status line keeps its last words (the final line with the resume path follows)."""
+    from ..training.session import current, stop
+
+    run = current(name)
+    if run is None or not run.running:
+        return html.escape("Nothing is running." if run is None else run.status)
+    return f'<div class="tilab-status">{html.escape(stop(name))}</div>'
+
+
+# ----------------------------------------------------------------------------- workspace hand-over
+def apply_workspace(dataset_folder: Optional[str] = None, schedule: Optional[str] = None) -> tuple:
+    """Updates for the Train tab's dataset folder and learning rate from the shared workspace.
+
+    The app shell wires "Use in Train" (Schedule tab) and the chosen dataset folder here:
+    ``event(fn=train_tab.apply_workspace, inputs=[folder, schedule], outputs=tab.workspace_targets())``.
+    ``None`` or an empty string leaves that input as it is.
+    """
+    from .compat import update
+
+    return (update(value=dataset_folder) if dataset_folder else update(),
+            update(value=schedule) if schedule else update())
 
 
 # ----------------------------------------------------------------------------- gradio
-def build(ctx: AppContext) -> None:
+@dataclass
+class TrainTab:
+    """Handles to the built tab for the app shell (see :func:`apply_workspace`)."""
+
+    inputs: dict
+    data_dir: Any
+    learn_rate: Any
+
+    def workspace_targets(self) -> list:
+        return [self.data_dir, self.learn_rate]
+
+
+POLL_JS = (
+    "() => { if (!window.tilabTrainPoll) { window.tilabTrainPoll = setInterval(() => {"
+    " for (const id of ['tilab_train_poll', 'tilab_sweep_poll']) { const b = document.getElementById(id);"
+    " if (!b) continue; b.style.display = 'none';"
+    " if (document.hidden || b.closest('.tabitem') && b.closest('.tabitem').offsetParent === null) continue;"
+    " b.click(); } }, 1000); } return []; }"
+)
+
+
+def field_input(name: str, spec: Any, default: Any, choices: Optional[list] = None) -> Any:
+    """One gradio input for a config field, from its spec (label, help as info, choices, bounds)."""
     import gradio as gr
 
-    from ..training.config import LATENT_METHODS, PRECISIONS, SAMPLERS
-    from ..training.session import plot_series
-    from ..training.templates import available_templates
-    from .jobs_ui import interrupt
+    common = dict(label=spec.label or name, info=spec.help, elem_id=f"tilab_train_{name}")
+    if spec.widget == "checkbox":
+        return gr.Checkbox(value=bool(default), **common)
+    if spec.widget == "slider":
+        return gr.Slider(spec.minimum, spec.maximum, value=default, step=spec.step, **common)
+    if spec.widget == "radio":
+        return gr.Radio(list(spec.choices), value=default, **common)
+    if spec.widget == "dropdown":
+        return gr.Dropdown(list(choices or spec.choices or []), value=default, **common)
+    if spec.widget == "number":
+        # no minimum/maximum here: gradio would raise on its own; check_form reports every problem at once
+        return gr.Number(value=default, precision=None if isinstance(default, float) else 0, **common)
+    if spec.widget == "lines":
+        return gr.Textbox(value="\n".join(default) if isinstance(default, tuple) else default, lines=2, **common)
+    return gr.Textbox(value=default, **common)
 
-    standalone_model = ctx.get_model is None and "sd_backend" not in ctx.extras
-    gr.Markdown("Train a Textual Inversion embedding on the loaded model: only the embedding's vectors learn. "
-                "Previews use fixed seeds, so they are comparable across steps.")
-    with gr.Row(visible=standalone_model):
-        ckpt = gr.Textbox(label="Checkpoint file (standalone)", placeholder="/models/model.safetensors",
-                          elem_id="tilab_train_ckpt")
-        config = gr.Textbox(label="Config yaml (optional)", elem_id="tilab_train_config")
-    with gr.Accordion("Create embedding", open=False, elem_id="tilab_train_create_acc"):
+
+def build(ctx: AppContext) -> TrainTab:
+    import gradio as gr
+    from gradio.context import Context
+
+    from ..training.config import defaults, specs
+    from ..training.session import MODES, plot_series  # noqa: F401 - plot_series warms matplotlib on first poll
+    from ..training.templates import available_templates
+    from .compat import js_kwarg, update
+
+    spec, default = specs(), defaults()
+    host_model = in_host_model(ctx)
+    gr.Markdown("Train a Textual Inversion embedding: only the embedding's vectors learn. Previews use fixed seeds, "
+                "so they compare across steps. " + WORKING_MODELS)
+    with gr.Row():
+        if host_model:
+            gr.Markdown("**Model:** the checkpoint loaded in the WebUI (change it at the top of the page).")
+            model = gr.Textbox(value="", visible=False)
+            model_refresh = None
+        else:
+            model = gr.Dropdown(list_models(ctx), label="Checkpoint", allow_custom_value=True, scale=4,
+                                info=f"SD 1.x / 2.x checkpoints in {models_folder(ctx)}", elem_id="tilab_train_model")
+            model_refresh = gr.Button("↻", scale=0, min_width=40, elem_id="tilab_train_model_refresh")
+
+    inputs: dict[str, Any] = {}
+    with gr.Row():
+        with gr.Column(scale=3):
+            with gr.Row():
+                inputs["name"] = gr.Dropdown(list_embeddings(ctx), label=spec["name"].label, allow_custom_value=True,
+                                             info="an existing embedding, or type a new name",
+                                             elem_id="tilab_train_name")
+                name_refresh = gr.Button("↻", scale=0, min_width=40, elem_id="tilab_train_name_refresh")
+                inputs["data_dir"] = gr.Textbox(label=spec["data_dir"].label, info=spec["data_dir"].help,
+                                                elem_id="tilab_train_data")
+            with gr.Row():
+                mode = gr.Radio(list(MODES), value="new", label="Start",
+                                info="new embedding · continue the existing file from its step · resume the newest "
+                                     "run exactly", elem_id="tilab_train_mode")
+                overwrite = gr.Checkbox(label="Replace an existing embedding (new)", value=False,
+                                        elem_id="tilab_train_overwrite")
+            for group in ("main",):
+                with gr.Row():
+                    for fname, s in spec.items():
+                        if s.group == group:
+                            choices = sorted(available_templates()) if fname == "template" else None
+                            inputs[fname] = field_input(fname, s, default[fname], choices)
+            lr_msg = gr.HTML(elem_id="tilab_train_lr_msg")
+            with gr.Accordion("More options", open=False, elem_id="tilab_train_more"):
+                with gr.Row():
+                    for fname, s in spec.items():
+                        if s.group == "more":
+                            inputs[fname] = field_input(fname, s, default[fname])
+            with gr.Accordion("Previews", open=False, elem_id="tilab_train_preview_acc"):
+                with gr.Row():
+                    for fname, s in spec.items():
+                        if s.group == "preview":
+                            inputs[fname] = field_input(fname, s, default[fname])
+            plan = gr.HTML(elem_id="tilab_train_plan_box")
+            with gr.Row():
+                check_btn = gr.Button("Check", elem_id="tilab_train_check")
+                train_btn = gr.Button("Train", variant="primary", elem_id="tilab_train_start")
+                stop_btn = gr.Button("Stop", elem_id="tilab_train_stop")
+            status = gr.HTML(elem_id="tilab_train_status")
+            poll_btn = gr.Button("poll", elem_id="tilab_train_poll")
+            poll_state = gr.State(None)
+        with gr.Column(scale=2):
+            loss_plot = gr.Image(label="Loss", type="pil", interactive=False, elem_id="tilab_train_loss_plot")
+            norm_plot = gr.Image(label="Vector norm", type="pil", interactive=False, elem_id="tilab_train_norm_plot")
+            gallery = gr.Gallery(label="Previews (rows: steps, columns: prompts)", elem_id="tilab_train_gallery",
+                                 columns=1, height="auto")
+
+    with gr.Accordion("Create an embedding file only", open=False, elem_id="tilab_train_create_acc"):
         with gr.Row():
             c_name = gr.Textbox(label="Name", elem_id="tilab_train_create_name")
             c_vectors = gr.Slider(1, 75, value=1, step=1, label="Vectors per token", elem_id="tilab_train_create_n")
@@ -246,68 +533,9 @@ def build(ctx: AppContext) -> None:
         c_btn = gr.Button("Create embedding", elem_id="tilab_train_create_btn")
         c_out = gr.HTML(elem_id="tilab_train_create_out")
 
-    with gr.Row():
-        with gr.Column(scale=3):
-            with gr.Row():
-                name = gr.Textbox(label="Embedding name", elem_id="tilab_train_name")
-                data_dir = gr.Textbox(label="Dataset folder (images + .txt captions)", elem_id="tilab_train_data")
-                template = gr.Dropdown(sorted(available_templates()), value="subject_filewords",
-                                       label="Prompt template", elem_id="tilab_train_template")
-            with gr.Row():
-                lr = gr.Textbox(label="Learning rate (schedule string)", value="0.005", elem_id="tilab_train_lr")
-                steps = gr.Number(label="Max steps", value=1000, precision=0, elem_id="tilab_train_steps")
-            lr_msg = gr.HTML(elem_id="tilab_train_lr_msg")
-            with gr.Row():
-                batch = gr.Number(label="Batch size", value=1, precision=0, elem_id="tilab_train_batch")
-                accum = gr.Number(label="Gradient accumulation", value=1, precision=0, elem_id="tilab_train_accum")
-                width = gr.Slider(64, 1024, value=512, step=64, label="Width", elem_id="tilab_train_width")
-                height = gr.Slider(64, 1024, value=512, step=64, label="Height", elem_id="tilab_train_height")
-            with gr.Row():
-                latents = gr.Radio(list(LATENT_METHODS), value="once", label="Latent sampling",
-                                   elem_id="tilab_train_latents")
-                preview_every = gr.Number(label="Preview every N steps", value=100, precision=0,
-                                          elem_id="tilab_train_preview_every")
-                save_every = gr.Number(label="Save every N steps", value=100, precision=0,
-                                       elem_id="tilab_train_save_every")
-            with gr.Accordion("More options", open=False, elem_id="tilab_train_more"):
-                with gr.Row():
-                    shuffle = gr.Checkbox(label="Shuffle tags", value=False, elem_id="tilab_train_shuffle")
-                    dropout = gr.Slider(0, 1, value=0, step=0.05, label="Tag dropout", elem_id="tilab_train_dropout")
-                    flip = gr.Slider(0, 1, value=0, step=0.05, label="Horizontal flip probability",
-                                     elem_id="tilab_train_flip")
-                with gr.Row():
-                    clip_mode = gr.Radio(["disabled", "value", "norm"], value="disabled", label="Gradient clipping",
-                                         elem_id="tilab_train_clip_mode")
-                    clip_value = gr.Textbox(label="Clip value (schedule string)", value="0.1",
-                                            elem_id="tilab_train_clip_value")
-                with gr.Row():
-                    n_vec = gr.Number(label="Vectors (new embedding)", value=1, precision=0, elem_id="tilab_train_nvec")
-                    init_text = gr.Textbox(label="Init text (new embedding)", value="*", elem_id="tilab_train_init")
-                    precision = gr.Radio(list(PRECISIONS), value="auto", label="Precision (GPU)",
-                                         elem_id="tilab_train_precision")
-                with gr.Row():
-                    grad_ckpt = gr.Checkbox(label="Gradient checkpointing", value=False, elem_id="tilab_train_gc")
-                    low_mem = gr.Checkbox(label="Low-memory mode", value=False, elem_id="tilab_train_lowmem")
-                    resume = gr.Checkbox(label="Resume the last run exactly", value=False,
-                                         elem_id="tilab_train_resume")
-                with gr.Row():
-                    prompts = gr.Textbox(label="Preview prompts (one per line)", value="a photo of [name]", lines=2,
-                                         elem_id="tilab_train_prompts")
-                    sampler = gr.Dropdown(list(SAMPLERS), value="Euler a", label="Preview sampler",
-                                          elem_id="tilab_train_sampler")
-                    seed = gr.Number(label="Preview seed", value=1, precision=0, elem_id="tilab_train_seed")
-            with gr.Row():
-                train_btn = gr.Button("Train", variant="primary", elem_id="tilab_train_start")
-                stop_btn = gr.Button("Stop", elem_id="tilab_train_stop")
-            status = gr.HTML(elem_id="tilab_train_status")
-        with gr.Column(scale=2):
-            loss_plot = gr.Image(label="Loss", type="pil", interactive=False, elem_id="tilab_train_loss_plot")
-            norm_plot = gr.Image(label="Vector norm", type="pil", interactive=False, elem_id="tilab_train_norm_plot")
-            gallery = gr.Gallery(label="Previews", elem_id="tilab_train_gallery", columns=4, height="auto")
-
     with gr.Accordion("Inspect an embedding", open=False, elem_id="tilab_train_inspect_acc"):
         with gr.Row():
-            i_path = gr.Textbox(label="Embedding file", elem_id="tilab_train_inspect_path")
+            i_name = gr.Dropdown(list_embeddings(ctx), label="Embedding", elem_id="tilab_train_inspect_name")
             i_btn = gr.Button("Inspect", elem_id="tilab_train_inspect_btn")
         i_out = gr.Textbox(label="Report", lines=8, interactive=False, elem_id="tilab_train_inspect_out")
         with gr.Row():
@@ -317,67 +545,124 @@ def build(ctx: AppContext) -> None:
 
     with gr.Accordion("Strength sweep", open=False, elem_id="tilab_train_sweep_acc"):
         with gr.Row():
-            s_run = gr.Textbox(label="Training run folder", elem_id="tilab_train_sweep_run")
-            s_weights = gr.Textbox(label="Weights", value=", ".join(f"{w:g}" for w in ctx.settings.preset_weights()),
-                                   elem_id="tilab_train_sweep_weights")
-            s_prompt = gr.Textbox(label="Prompt", value="a photo of [name]", elem_id="tilab_train_sweep_prompt")
+            s_name = gr.Dropdown(list_embeddings(ctx), label="Embedding", elem_id="tilab_train_sweep_name")
+            s_run = gr.Dropdown([], label="Run (newest first)", elem_id="tilab_train_sweep_run", scale=2)
+        s_cks = gr.CheckboxGroup([], label="Checkpoints (all ticked are used)", elem_id="tilab_train_sweep_cks")
+        s_weights = gr.Textbox(label="Weights (comma-separated)",
+                               value=", ".join(f"{w:g}" for w in ctx.settings.preset_weights()),
+                               elem_id="tilab_train_sweep_weights")
+        with gr.Row():
+            s_prompt = gr.Textbox(label="Prompt", value="a photo of [name]", elem_id="tilab_train_sweep_prompt",
+                                  scale=3)
             s_seed = gr.Number(label="Seed", value=1, precision=0, elem_id="tilab_train_sweep_seed")
             s_steps = gr.Number(label="Sampling steps", value=20, precision=0, elem_id="tilab_train_sweep_steps")
-        s_btn = gr.Button("Run sweep", elem_id="tilab_train_sweep_btn")
+        with gr.Row():
+            s_btn = gr.Button("Run sweep", elem_id="tilab_train_sweep_btn")
+            s_stop = gr.Button("Stop sweep", elem_id="tilab_train_sweep_stop")
+        s_status = gr.HTML(elem_id="tilab_train_sweep_out")
         s_img = gr.Image(label="Checkpoints × weights", type="pil", interactive=False, elem_id="tilab_train_sweep_img")
-        s_out = gr.HTML(elem_id="tilab_train_sweep_out")
+        s_poll = gr.Button("poll", elem_id="tilab_sweep_poll")
+        s_poll_state = gr.State(None)
 
-    def guarded(fn, n_out=1):
-        """Run ``fn``; a user-facing error becomes a message in the last output, never an exception."""
+    # ------------------------------------------------------------------ wiring
+    names = list(inputs)
+
+    def error_html(exc: Exception) -> str:
+        return f'<div class="tilab-error">{html.escape(str(exc))}</div>'
+
+    def form_check(model_choice, mode_value, overwrite_value, *values) -> FormCheck:
+        return check_form(ctx, dict(zip(names, values)), mode=mode_value, overwrite=bool(overwrite_value),
+                          model_choice=model_choice)
+
+    def on_check(model_choice, mode_value, overwrite_value, *values):
+        return plan_html(form_check(model_choice, mode_value, overwrite_value, *values))
+
+    def suggest_mode(name_value):
+        from ..training.session import plan_run
+
+        name_value = str(name_value or "").strip()
+        if not name_value:
+            return update()
+        guess = plan_run(name_value, runs_root(ctx), ctx.embeddings_folder(), "auto")
+        return update(value=guess.mode)
+
+    def on_train(model_choice, mode_value, overwrite_value, *values):
+        check = form_check(model_choice, mode_value, overwrite_value, *values)
+        if not check.ok:
+            return plan_html(check), update()
+        try:
+            start_training(ctx, check.cfg, check.plan, model_choice)
+        except (ValueError, RuntimeError, OSError) as exc:
+            return plan_html(check), error_html(exc)
+        return plan_html(check), f'<div class="tilab-status">Starting: {html.escape(check.plan.message)}</div>'
+
+    form = [model, mode, overwrite, *inputs.values()]
+    check_btn.click(on_check, form, [plan], queue=False)
+    for comp in (inputs["name"], mode, inputs["steps"]):
+        comp.change(on_check, form, [plan], queue=False, show_progress="hidden")
+    inputs["name"].change(suggest_mode, [inputs["name"]], [mode], queue=False, show_progress="hidden")
+    name_refresh.click(lambda: update(choices=list_embeddings(ctx)), [], [inputs["name"]], queue=False)
+    if model_refresh is not None:
+        model_refresh.click(lambda: update(choices=list_models(ctx)), [], [model], queue=False)
+    lr_inputs = [inputs["learn_rate"], inputs["steps"]]
+    inputs["learn_rate"].change(lambda t, s: html.escape(schedule_message(t, s)), lr_inputs, [lr_msg], queue=False,
+                                show_progress="hidden")
+    inputs["steps"].change(lambda t, s: html.escape(schedule_message(t, s)), lr_inputs, [lr_msg], queue=False,
+                           show_progress="hidden")
+    train_btn.click(on_train, form, [plan, status], queue=False, **js_kwarg(_start_js(POLL_JS)))
+    stop_btn.click(lambda: stop_text(TRAIN), [], [status], queue=False)
+    poll_btn.click(poll_train, [poll_state], [status, loss_plot, norm_plot, gallery, poll_state], queue=False,
+                   show_progress="hidden")
+
+    def guarded(fn):
         def call(*args):
             try:
                 return fn(*args)
             except (ValueError, RuntimeError, OSError) as exc:
-                err = f'<div class="tilab-error">{html.escape(str(exc))}</div>'
-                return err if n_out == 1 else tuple([None] * (n_out - 1) + [err])
+                return error_html(exc)
         return call
 
     c_btn.click(guarded(lambda *a: f"<div class='tilab-ok'>{html.escape(create_embedding_file(ctx, *a))}</div>"),
-                [c_name, c_vectors, c_init, c_over, ckpt, config], [c_out])
-    lr.change(lambda t, s: html.escape(schedule_message(t, s)), [lr, steps], [lr_msg])
-    steps.change(lambda t, s: html.escape(schedule_message(t, s)), [lr, steps], [lr_msg])
+                [c_name, c_vectors, c_init, c_over, model], [c_out])
+    i_btn.click(lambda n, m: _text_or_error(inspect_text, ctx, n, m), [i_name, model], [i_out])
+    w_btn.click(guarded(lambda n, kk: f"<div class='tilab-ok'>{html.escape(weaken_copy(ctx, n, kk))}</div>"),
+                [i_name, k], [w_out], queue=False)
 
-    fields = [name, data_dir, template, lr, steps, batch, accum, width, height, latents, shuffle, dropout, flip,
-              clip_mode, clip_value, n_vec, init_text, save_every, preview_every, prompts, sampler, seed, precision,
-              grad_ckpt, low_mem, resume]
+    def on_sweep_name(name_value):
+        runs = list_runs(ctx, name_value)
+        return update(choices=runs, value=runs[0][1] if runs else None)
 
-    def train(ckpt_text, config_text, *values):
+    def on_sweep_run(run_value):
+        cks = run_checkpoint_names(run_value)
+        return update(choices=cks, value=cks)
+
+    s_name.change(on_sweep_name, [s_name], [s_run], queue=False)
+    s_run.change(on_sweep_run, [s_run], [s_cks], queue=False)
+
+    def on_sweep(*args):
         try:
-            backend = get_backend(ctx, ckpt_text, config_text)
-            session = start_training(ctx, backend, make_config(ctx, *values))
+            run = start_sweep(ctx, *args)
         except (ValueError, RuntimeError, OSError) as exc:
-            yield f'<div class="tilab-error">{html.escape(str(exc))}</div>', None, None, []
-            return
-        from .compat import update
+            return error_html(exc)
+        return f'<div class="tilab-status">{html.escape(run.status)}</div>'
 
-        last, plotted_at, n_previews = None, 0.0, -1
-        while True:
-            snap = session.snapshot()
-            key = (snap.step, snap.status, len(snap.previews), snap.running)
-            if key != last:
-                last = key
-                # Drawing plots costs CPU the training step needs (2-3x slower steps in the host when
-                # redrawn every second): the status line updates each second, plots every few seconds.
-                now = time.monotonic()
-                if not snap.running or now - plotted_at >= PLOT_INTERVAL_S or len(snap.previews) != n_previews:
-                    plotted_at, n_previews = now, len(snap.previews)
-                    loss_img, norm_img = plot_series(snap.series)
-                    yield status_html(snap), loss_img, norm_img, [str(p) for p in snap.previews]
-                else:
-                    yield status_html(snap), update(), update(), update()
-            if not snap.running:
-                break
-            time.sleep(1.0)
+    s_btn.click(on_sweep, [s_run, s_cks, s_weights, s_prompt, s_seed, s_steps, model], [s_status], queue=False,
+                **js_kwarg(_start_js(POLL_JS)))
+    s_stop.click(lambda: stop_text(SWEEP), [], [s_status], queue=False)
+    s_poll.click(poll_sweep, [s_poll_state], [s_status, s_img, s_poll_state], queue=False, show_progress="hidden")
+    root = Context.root_block
+    if root is not None:  # every page starts polling on load, so a reloaded page finds a running job
+        root.load(None, None, None, **js_kwarg(POLL_JS))
+    return TrainTab(inputs, inputs["data_dir"], inputs["learn_rate"])
 
-    train_btn.click(train, [ckpt, config, *fields], [status, loss_plot, norm_plot, gallery])
-    stop_btn.click(lambda: html.escape(interrupt(JOB_NAME)), [], [status])
-    i_btn.click(guarded(lambda p, c, y: inspect_text(ctx, p, c, y)), [i_path, ckpt, config], [i_out])
-    w_btn.click(guarded(lambda p, kk: f"<div class='tilab-ok'>{html.escape(weaken_copy(ctx, p, kk))}</div>"),
-                [i_path, k], [w_out])
-    s_btn.click(guarded(lambda *a: run_sweep(ctx, *a), 2), [s_run, s_weights, s_prompt, s_seed, s_steps, ckpt, config],
-                [s_img, s_out])
+
+def _start_js(poll_js: str) -> str:
+    """Start the poll loop (as on load), then pass the inputs through unchanged."""
+    return f"(...args) => {{ ({poll_js})(); return args; }}"
+
+
+def _text_or_error(fn, *args) -> str:
+    try:
+        return fn(*args)
+    except (ValueError, RuntimeError, OSError) as exc:
+        return f"Error: {exc}"
