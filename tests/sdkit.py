@@ -234,3 +234,69 @@ def write_tiny_checkpoint(path: Path, kind: str = "sd1", *, workdir: Path, seed:
         src = Path(workdir) / "open_clip_configs" / f"{arch}.json"
         (path.parent / f"{arch}.json").write_bytes(src.read_bytes())
     return path, yaml_path
+
+
+# ---------------------------------------------------------------------------- SDXL
+def write_tiny_sdxl_config(folder: Path, *, clip_l_width: int = 32, clip_g_width: int = 48,
+                           parameterization: str = "eps") -> Path:
+    """An SDXL config folder (the layout of ``lib_ti/model/configs/sdxl``) for a ~5 M-parameter model.
+
+    CLIP-L-shaped (HF CLIP text model, quick_gelu, 3 layers, hidden layer -2) and OpenCLIP-bigG-shaped (open_clip text
+    tower with projection, 3 blocks, penultimate + pooled) text encoders with the real 49408-token vocabulary; a
+    UNet with SDXL's ``text_time`` added conditioning (``adm_in_channels`` = pooled + 6·256), cross-attention width
+    ``clip_l_width + clip_g_width`` and no attention on its first level, as SDXL; a 4-level (f=8) VAE.
+    """
+    folder = Path(folder)
+    (folder / "unet").mkdir(parents=True, exist_ok=True)
+    (folder / "vae").mkdir(parents=True, exist_ok=True)
+    text = {
+        "clip_l": {"vocab_size": 49408, "hidden_size": clip_l_width, "intermediate_size": 4 * clip_l_width,
+                   "num_hidden_layers": 3, "num_attention_heads": 2, "max_position_embeddings": 77,
+                   "hidden_act": "quick_gelu", "bos_token_id": 49406, "eos_token_id": 49407, "pad_token_id": 49407,
+                   "projection_dim": clip_l_width},
+        "clip_l_layer": -2,
+        "clip_g": {"embed_dim": clip_g_width,
+                   "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": clip_g_width, "heads": 2,
+                                "layers": 3}},
+        "scale_factor": 0.13025,
+        "parameterization": parameterization,
+    }
+    unet = {
+        "_class_name": "UNet2DConditionModel", "sample_size": 8, "in_channels": 4, "out_channels": 4,
+        "down_block_types": ["DownBlock2D", "CrossAttnDownBlock2D"],
+        "up_block_types": ["CrossAttnUpBlock2D", "UpBlock2D"], "block_out_channels": [32, 64],
+        "layers_per_block": 1, "attention_head_dim": [2, 4], "transformer_layers_per_block": [1, 1],
+        "cross_attention_dim": clip_l_width + clip_g_width, "use_linear_projection": True,
+        "addition_embed_type": "text_time", "addition_time_embed_dim": 256,
+        "projection_class_embeddings_input_dim": clip_g_width + 6 * 256, "norm_num_groups": 32,
+    }
+    vae = {
+        "_class_name": "AutoencoderKL", "in_channels": 3, "out_channels": 3, "latent_channels": 4,
+        "down_block_types": ["DownEncoderBlock2D"] * 4, "up_block_types": ["UpDecoderBlock2D"] * 4,
+        "block_out_channels": [32, 32, 32, 32], "layers_per_block": 1, "norm_num_groups": 32, "sample_size": 64,
+        "scaling_factor": 0.13025,
+    }
+    (folder / "text_encoders.json").write_text(json.dumps(text, indent=1), encoding="utf-8")
+    (folder / "unet" / "config.json").write_text(json.dumps(unet, indent=1), encoding="utf-8")
+    (folder / "vae" / "config.json").write_text(json.dumps(vae, indent=1), encoding="utf-8")
+    return folder
+
+
+def build_tiny_sdxl(*, workdir: Path, seed: int = 0, parameterization: str = "eps") -> Any:
+    """A tiny random :class:`lib_ti.model.sdxl.SDXLModel` from :func:`write_tiny_sdxl_config` (frozen, eval)."""
+    import torch
+
+    from lib_ti.model.sdxl_loader import build_sdxl
+
+    folder = write_tiny_sdxl_config(Path(workdir) / f"tiny-sdxl-{parameterization}", parameterization=parameterization)
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        model = build_sdxl(folder)
+        with torch.no_grad():
+            for p in model.parameters():
+                if p.dim() > 1 and not p.any():
+                    p.normal_(0.0, 0.02)
+    finally:
+        torch.random.set_rng_state(state)
+    return model
