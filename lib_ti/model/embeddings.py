@@ -48,6 +48,9 @@ class Embedding:
     step: Optional[int] = None
     sd_checkpoint: Optional[str] = None
     sd_checkpoint_name: Optional[str] = None
+    #: SDXL: widths of the ``clip_l`` and ``clip_g`` column blocks of ``vec`` (see :func:`save_sdxl_embedding`);
+    #: None for SD1/SD2
+    split: Optional[tuple[int, int]] = None
 
     @property
     def vectors(self) -> int:
@@ -97,7 +100,7 @@ def create_embedding(backend: "SDBackend", name: str, num_vectors: int, init_tex
     if not 1 <= int(num_vectors) <= MAX_VECTORS:
         raise ValueError(f"vectors per token must be 1 to {MAX_VECTORS}, not {num_vectors}")
     vec = backend.encode_init_text(init_text, int(num_vectors))
-    return Embedding(clean, vec, step=0)
+    return Embedding(clean, vec, step=0, split=getattr(backend, "embedding_split", None))
 
 
 def scale_embedding(emb: Embedding, k: float) -> Embedding:
@@ -158,6 +161,8 @@ def save_embedding(emb: Embedding, path: PathLike) -> Path:
     import torch
 
     path = Path(path)
+    if emb.split is not None:
+        return save_sdxl_embedding(emb, path)
     if emb.vec.dim() != 2:
         raise ValueError(f"{path.name}: embedding vectors must be (N, D), got shape {tuple(emb.vec.shape)}")
     if not torch.isfinite(emb.vec).all():
@@ -280,8 +285,7 @@ def embedding_from_data(data: Any, name: str, filename: str = "embedding file") 
             raise ValueError(f"{filename}: embedding file has multiple terms in it ({len(params)})")
         vec = next(iter(params.values()))
     elif "clip_g" in data and "clip_l" in data:
-        raise ValueError(f"{filename}: this is an SDXL embedding (clip_l {tuple(data['clip_l'].shape)} + clip_g "
-                         f"{tuple(data['clip_g'].shape)}); TI Lab trains and loads SD 1.x / 2.x embeddings only")
+        return sdxl_embedding_from_data(data, name, filename)
     elif data and isinstance(next(iter(data.values())), torch.Tensor):
         if len(data) != 1:
             raise ValueError(f"{filename}: embedding file has multiple terms in it ({', '.join(map(str, data))})")
@@ -336,3 +340,83 @@ def load_embedding(path: PathLike) -> Embedding:
     else:
         raise ValueError(f"{path}: unknown embedding file type; TI Lab reads {', '.join(LOADABLE_SUFFIXES)}")
     return embedding_from_data(data, name, str(path))
+
+
+# ---------------------------------------------------------------------------- SDXL (clip_l + clip_g)
+SDXL_KEYS = ("clip_l", "clip_g")
+
+
+def sdxl_tensors(emb: Embedding) -> dict:
+    """``{'clip_l': (N, Dl), 'clip_g': (N, Dg)}`` float32 CPU tensors from TI Lab's (N, Dl + Dg) SDXL tensor."""
+    import torch
+
+    if emb.split is None or emb.vec.dim() != 2 or sum(emb.split) != emb.vec.shape[1]:
+        raise ValueError(f"{emb.name}: not an SDXL embedding of widths {emb.split} (vectors {tuple(emb.vec.shape)})")
+    vec = emb.vec.detach().to("cpu", torch.float32)
+    wl = int(emb.split[0])
+    return {"clip_l": vec[:, :wl].contiguous().clone(), "clip_g": vec[:, wl:].contiguous().clone()}
+
+
+def save_sdxl_embedding(emb: Embedding, path: PathLike) -> Path:
+    """Write the host's SDXL format atomically: a ``.safetensors`` holding exactly ``clip_l`` and ``clip_g`` (the
+    host's loader reads every tensor of such a file as a vector set), with name/step/checkpoint as string metadata
+    (safetensors' header; the host ignores it, TI Lab reads the step back)."""
+    import torch
+    from safetensors.torch import save
+
+    path = Path(path)
+    if path.suffix.lower() != ".safetensors":
+        raise ValueError(f"{path.name}: SDXL embeddings are saved as .safetensors with clip_l and clip_g (the "
+                         "host's SDXL format)")
+    tensors = sdxl_tensors(emb)
+    if not all(bool(torch.isfinite(t).all()) for t in tensors.values()):
+        raise ValueError(f"{path.name}: refusing to save an embedding with NaN or infinite values")
+    meta = {k: str(v) for k, v in (("name", emb.name), ("step", emb.step), ("sd_checkpoint", emb.sd_checkpoint),
+                                   ("sd_checkpoint_name", emb.sd_checkpoint_name)) if v is not None}
+    blob = save(tensors, metadata=meta)
+    return atomic_save(path, lambda tmp: tmp.write_bytes(blob))
+
+
+def sdxl_embedding_from_data(data: dict, name: str, filename: str = "embedding file") -> Embedding:
+    """An SDXL embedding (``clip_l`` (N, Dl) + ``clip_g`` (N, Dg)) as one (N, Dl + Dg) tensor, CLIP-L first."""
+    import torch
+
+    l_vec, g_vec = data["clip_l"], data["clip_g"]
+    if not (isinstance(l_vec, torch.Tensor) and isinstance(g_vec, torch.Tensor)) or l_vec.dim() != 2 \
+            or g_vec.dim() != 2 or l_vec.shape[0] != g_vec.shape[0]:
+        shapes = [tuple(getattr(v, "shape", ())) for v in (l_vec, g_vec)]
+        raise ValueError(f"{filename}: clip_l and clip_g must be (N, D) tensors with the same N, got {shapes[0]} "
+                         f"and {shapes[1]}")
+    extra = [k for k in data if k not in SDXL_KEYS and isinstance(data[k], torch.Tensor)]
+    if extra:
+        raise ValueError(f"{filename}: an SDXL embedding holds only clip_l and clip_g, this one also {', '.join(extra)}")
+    vec = torch.cat([l_vec.detach().float(), g_vec.detach().float()], dim=1).cpu()
+    step = data.get("step")
+    return Embedding(name, vec, step=int(step) if isinstance(step, int) else None,
+                     split=(int(l_vec.shape[1]), int(g_vec.shape[1])))
+
+
+def describe_shape(emb: Embedding) -> str:
+    """``clip_l (N, 768) + clip_g (N, 1280)`` for SDXL, ``(N, D)`` otherwise."""
+    if emb.split is not None:
+        n = emb.vectors
+        return f"clip_l ({n}, {emb.split[0]}) + clip_g ({n}, {emb.split[1]})"
+    return str(tuple(emb.vec.shape))
+
+
+def check_embedding_fits(emb: Embedding, backend: Any, source: Any) -> None:
+    """``ValueError`` naming ``source`` (the file) and both shapes when ``emb`` is for another model family
+    (an SD1/SD2 embedding offered to SDXL, an SDXL one to SD1/SD2, or another width)."""
+    model_split = getattr(backend, "embedding_split", None)
+    fits = (emb.split is None and model_split is None and emb.width == backend.embedding_width) or (
+        emb.split is not None and model_split is not None and tuple(emb.split) == tuple(model_split))
+    if fits:
+        return
+    family = getattr(backend, "family", "loaded")
+    if model_split is not None:
+        wants = f"clip_l (N, {model_split[0]}) + clip_g (N, {model_split[1]})"
+    else:
+        wants = f"(N, {backend.embedding_width})"
+    kind = "an SDXL embedding" if emb.split is not None else "an SD 1.x/2.x embedding"
+    raise ValueError(f"{source}: {kind} of shape {describe_shape(emb)} does not fit the loaded {family} model, which "
+                     f"needs {wants}; use an embedding trained for this model family")

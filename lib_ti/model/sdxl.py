@@ -242,6 +242,11 @@ class SDXLBackend(SDBackend):
         self.token_table = self.encoders[0].token_table
 
     @property
+    def embedding_split(self) -> tuple[int, int]:
+        """Widths of the clip_l and clip_g column blocks of an embedding tensor (768, 1280 for SDXL base)."""
+        return (self.encoders[0].width, self.encoders[1].width)
+
+    @property
     def num_layers(self) -> int:
         """CLIP-L's depth (what "Clip skip" indexes when ``clip_l_skip`` is on)."""
         return self.encoders[0].layers

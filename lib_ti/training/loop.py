@@ -110,7 +110,7 @@ class Trainer:
         import torch
 
         from ..schedule.parse import HostScheduler
-        from ..model.embeddings import create_embedding, load_embedding, validate_name
+        from ..model.embeddings import check_embedding_fits, create_embedding, load_embedding, validate_name
 
         cfg = self.cfg
         cfg.validate()
@@ -157,6 +157,7 @@ class Trainer:
             self.embedding_meta = dict(state.get("embedding_meta", {}))
         elif cfg.init_embedding is not None:
             emb = load_embedding(cfg.init_embedding)
+            check_embedding_fits(emb, self.backend, cfg.init_embedding)
             vec0, self.step = emb.vec, int(emb.step or 0)
             self.embedding_meta = {}
         else:
@@ -294,12 +295,18 @@ class Trainer:
         self.opt.zero_grad(set_to_none=True)
 
     # ------------------------------------------------------------------ outputs
+    @property
+    def _suffix(self) -> str:
+        """``.pt`` (host format) for SD1/SD2; SDXL embeddings are ``.safetensors`` with clip_l/clip_g."""
+        return getattr(self.backend, "embedding_suffix", ".pt")
+
     def embedding(self, vec=None, step=None, name=None):
         from ..model.embeddings import Embedding
 
         short_hash, model_name = self.backend.checkpoint_info()
         return Embedding(name or self.cfg.name, (self.vec if vec is None else vec).detach().float().cpu().clone(),
-                         self.step if step is None else step, short_hash, model_name)
+                         self.step if step is None else step, short_hash, model_name,
+                         split=getattr(self.backend, "embedding_split", None))
 
     @property
     def checkpoints_dir(self) -> Path:
@@ -329,7 +336,7 @@ class Trainer:
         from ..model.embeddings import save_embedding
 
         base = self.checkpoints_dir / f"{self.cfg.name}-{self.step}"
-        save_embedding(self.embedding(), base.with_name(base.name + ".pt"))
+        save_embedding(self.embedding(), base.with_name(base.name + self._suffix))
         state_path = ckpt.save_state(base.with_name(base.name + ".state.pt"), self.state_dict())
         self.log.flush()
         self.on_event("checkpoint", state_path)
@@ -338,7 +345,7 @@ class Trainer:
     def save_final(self, vec=None, step=None) -> Path:
         from ..model.embeddings import save_embedding
 
-        path = self.cfg.embeddings_dir / f"{self.cfg.name}.pt"
+        path = self.cfg.embeddings_dir / f"{self.cfg.name}{self._suffix}"
         save_embedding(self.embedding(vec, step), path)
         if self.on_embedding_saved is not None:
             self.on_embedding_saved(path)

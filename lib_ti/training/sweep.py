@@ -30,7 +30,8 @@ def checkpoint_step(path: Path) -> Optional[int]:
 
 def list_checkpoints(folder: Path) -> list[Path]:
     """Embedding copies in a run's checkpoints folder (``*.pt`` except resume states), by step."""
-    files = [p for p in Path(folder).glob("*.pt") if not p.name.endswith(".state.pt")]
+    files = [p for p in Path(folder).iterdir() if p.suffix in (".pt", ".safetensors")  # SDXL: .safetensors
+             and not p.name.endswith(".state.pt")]
     return sorted(files, key=lambda p: (checkpoint_step(p) is None, checkpoint_step(p) or 0, p.name))
 
 

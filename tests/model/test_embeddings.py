@@ -196,8 +196,12 @@ def test_embedding_hidden_in_pixels(tmp_path):
 
 
 REFUSED = [
-    ("sdxl", "x.safetensors", lambda p: save_file({"clip_l": torch.zeros(1, 768), "clip_g": torch.zeros(1, 1280)},
-                                                   str(p)), "SDXL embedding"),
+    ("sdxl, vector counts differ", "x.safetensors",
+     lambda p: save_file({"clip_l": torch.zeros(1, 768), "clip_g": torch.zeros(2, 1280)}, str(p)),
+     "clip_l and clip_g must be"),
+    ("sdxl, a third tensor", "x2.safetensors",
+     lambda p: save_file({"clip_l": torch.zeros(1, 768), "clip_g": torch.zeros(1, 1280), "t5": torch.zeros(1, 8)},
+                         str(p)), "only clip_l and clip_g"),
     ("two terms", "y.pt", lambda p: torch.save({"string_to_param": {"a": torch.zeros(1, 4), "b": torch.zeros(1, 4)}}, p),
      "multiple terms"),
     ("two tensors", "z.pt", lambda p: torch.save({"a": torch.zeros(1, 4), "b": torch.zeros(1, 4)}, p), "multiple terms"),
