@@ -88,3 +88,29 @@ def apply_captions(findings: list[Finding], captions: dict[str, str], template_t
         shared.append({"kind": f.attribute["kind"], "description": f.attribute["description"], "terms": list(terms),
                        "images": list(f.images), "named_in_captions": named, "finding": f.id})
     return shared
+
+
+#: Class words a caption uses for the subject, by kind (most specific kinds first: a "cat" is an animal).
+KIND_WORDS = {
+    "person": ["man", "woman", "person", "boy", "girl", "guy", "lady", "child", "kid", "people"],
+    "cat": ["cat", "cats", "kitten", "kitty"],
+    "animal": ["dog", "dogs", "puppy", "corgi", "horse", "bird", "rabbit", "bunny", "hamster", "fox", "animal", "pet"],
+    "object": ["teapot", "pot", "bowl", "cup", "mug", "vase", "bottle", "backpack", "bag", "toy", "plushie", "plush",
+               "stuffed animal", "figurine", "shoe", "chair", "car", "lamp", "clock", "object", "product"],
+}
+
+
+def subject_kind(captions: dict[str, str], template_text: str = "") -> tuple[Optional[str], Optional[str]]:
+    """What the captions (or the template) call the subject: (kind, the word), or (None, None) when they do not say.
+
+    A kind needs the word in at least half of the captions (or in the template). It steers the measurements:
+    no human face is searched on a dog or a teapot, and the cat-face detector runs for cats.
+    """
+    texts = list(captions.values())
+    for kind, words in KIND_WORDS.items():
+        for word in words:
+            if template_text and names_term(template_text, [word]):
+                return kind, word
+            if texts and sum(bool(names_term(t, [word])) for t in texts) >= NAMED_SHARE * len(texts):
+                return kind, word
+    return None, None

@@ -16,6 +16,7 @@ from typing import Optional
 
 import numpy as np
 
+from .duplicates import DuplicatePair, find_duplicates
 from .features import ImageStats, background_similarity, hamming, hist_intersection
 
 SEVERITIES = ("ok", "note", "warning", "critical")
@@ -28,7 +29,7 @@ ASPECT_LIMIT = 1.5  # longer side / shorter side; beyond it a square crop loses 
 BLUR_THRESHOLD = 60.0  # variance of the Laplacian in the sharpest tile at 512 px
 # --- zoom (fractions of the frame area)
 FACE_CLOSEUP, FACE_WIDE = 0.12, 0.025  # face box ≥ 12 %: head and shoulders; < 2.5 %: full body
-SUBJECT_CLOSEUP, SUBJECT_WIDE = 0.45, 0.12  # saliency box for non-face subjects
+SUBJECT_CLOSEUP, SUBJECT_WIDE = 0.5, 0.12  # saliency box: fills the frame (runs off 3+ sides) / wide shot
 CLOSEUP_SHARE = 0.7  # warn when at least this share of measured photos are close-ups
 ONE_FRAMING_SPREAD = 0.12  # std of log10(fraction) below this: one framing
 # --- background
@@ -40,8 +41,7 @@ PLAIN_SHARE = 0.6
 CLOTHING_SAME = 0.6
 HAIR_SAME = 0.7
 WORN_SHARE = 0.6
-# --- near duplicates
-PHASH_DUP = 6  # of 64 bits: a copy on its own (re-encoded or resized copies measure 0-4)
+# --- near duplicates (hash and keypoint thresholds live in .duplicates)
 PHASH_CONFIRM, DHASH_DUP = 9, 64  # looser hashes (of 64 / 256 bits) count when the feature similarity confirms
 # --- lighting
 BRIGHTNESS_SPREAD = 6.0  # std of mean L* (0..100)
@@ -66,6 +66,7 @@ class Finding:
     action: Optional[str] = None
     attribute: Optional[dict] = None  # {"kind", "description", "terms"} when the set shares something learnable
     caption_note: Optional[str] = None
+    pairs: list[dict] = field(default_factory=list)  # near-duplicates: {"a", "b", "kind", "overlap", "evidence"}
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -105,8 +106,9 @@ def _a(word: str) -> str:
     return ("an " if word[:1] in "aeiou" else "a ") + word
 
 
-def _plural(k: int, word: str) -> str:
-    return f"{k} {word}" if k == 1 else f"{k} {word}s"
+def _plural(k: int, word: str, plural: Optional[str] = None) -> str:
+    """``1 group``, ``2 groups``; ``plural`` for irregular words (``copies``)."""
+    return f"{k} {word}" if k == 1 else f"{k} {plural or word + 's'}"
 
 
 # --------------------------------------------------------------------------- basics
@@ -172,60 +174,113 @@ ZOOM_TERMS = {
 }
 
 
-def zoom_measurements(stats: list[ImageStats]) -> dict:
-    """Mode (face or subject), per-image fraction and class, and the class counts."""
+NO_FACE = "no frontal face found (head turned, too small or hidden)"
+
+
+def _zoom_of(s: ImageStats, mode: str) -> tuple[Optional[float], Optional[str], Optional[str], str]:
+    """(fraction, class, reason when not measured, what was measured) for one image.
+
+    Faces (a person's, or a cat's when the captions say cat) give the fraction directly. Otherwise the
+    saliency outline does, but only when it is clear (:func:`.subject.subject_outline`): a whole subject
+    is never a close-up because of its area (a sitting cat filling 70 % of the frame is a full-body shot);
+    a close-up is a subject that fills the frame, running off three or four sides.
+    """
+    if mode == "face":
+        if s.face is None:
+            return None, None, NO_FACE, "face"
+        frac = s.face.area
+        return frac, "close-up" if frac >= FACE_CLOSEUP else "medium" if frac >= FACE_WIDE else "wide", None, "face"
+    if s.animal_face is not None:
+        frac = s.animal_face.area
+        return frac, "close-up" if frac >= FACE_CLOSEUP else "medium" if frac >= FACE_WIDE else "wide", None, "cat face"
+    frac = s.saliency.area
+    if s.subject_note:
+        return None, None, s.subject_note, "subject"
+    if s.subject_touches >= 3:
+        return frac, "close-up", None, "subject (fills the frame)"
+    return frac, "wide" if frac < SUBJECT_WIDE else "medium", None, "subject"
+
+
+def zoom_measurements(stats: list[ImageStats], kind: Optional[str] = None) -> dict:
+    """Mode (face or subject), per-image fraction, class and (when not measured) the reason, and the class counts.
+
+    ``kind`` is what the captions call the subject: "person" forces face mode; an animal or an object
+    forces subject mode (their photos are not measured by human faces); None decides by the faces found.
+    """
     n = len(stats)
     with_face = sum(1 for s in stats if s.face is not None)
-    mode = "face" if n and with_face >= max(1, math.ceil(n / 2)) else "subject"
+    if kind == "person":
+        mode = "face"
+    elif kind is not None:
+        mode = "subject"
+    else:
+        mode = "face" if n and with_face >= max(1, math.ceil(n / 2)) else "subject"
     hi, lo = (FACE_CLOSEUP, FACE_WIDE) if mode == "face" else (SUBJECT_CLOSEUP, SUBJECT_WIDE)
     per = {}
     for s in stats:
-        frac = (s.face.area if s.face is not None else None) if mode == "face" else s.saliency.area
-        cls = None if frac is None else ("close-up" if frac >= hi else "medium" if frac >= lo else "wide")
-        per[s.name] = {"fraction": None if frac is None else round(frac, 4), "class": cls}
+        frac, cls, reason, source = _zoom_of(s, mode)
+        per[s.name] = {"fraction": None if frac is None else round(frac, 4), "class": cls, "reason": reason,
+                       "source": source}
     counts = Counter(v["class"] for v in per.values() if v["class"])
     return {"mode": mode, "closeup_threshold": hi, "wide_threshold": lo, "images": per,
             "counts": {k: counts.get(k, 0) for k in ("close-up", "medium", "wide")},
             "unmeasured": [k for k, v in per.items() if v["class"] is None]}
 
 
+def _unmeasured_note(zoom: dict) -> str:
+    k = len(zoom["unmeasured"])
+    return f" ({k} not measured and not counted: see the zoom chart for why)" if k else ""
+
+
 def check_zoom(stats: list[ImageStats], zoom: dict) -> list[Finding]:
+    """Close-up share and framing variety, from the measured images only: an image whose zoom could not be
+    measured with confidence (its reason is in ``zoom["images"]``) never counts towards a warning."""
     per = zoom["images"]
     measured = [k for k, v in per.items() if v["class"]]
     m = len(measured)
-    what = "face box" if zoom["mode"] == "face" else "subject box"
+    what = "face size" if zoom["mode"] == "face" else "subject size"
     if m < 3:
-        return [Finding("zoom", "zoom.unmeasured", "Zoom level", "note", m, f"{m} measured", "≥ 3 measured",
-                        f"The {what} was found in only {m} images; zoom level not judged.", zoom["unmeasured"])]
+        reasons = Counter(v["reason"] for v in per.values() if v["reason"])
+        why = "; ".join(f"{r} ({c}×)" for r, c in reasons.most_common(3))
+        return [Finding("zoom", "zoom.unmeasured", "Zoom level", "note", m, f"{m} of {len(per)} measured", "≥ 3 measured",
+                        f"The zoom level was measured with confidence in only {m} of {len(per)} photos, so it is not "
+                        f"judged." + (f" Why: {why}." if why else ""), zoom["unmeasured"])]
     closeups = [k for k in measured if per[k]["class"] == "close-up"]
     share = len(closeups) / m
     fr = np.array([per[k]["fraction"] for k in measured], dtype=np.float64)
     spread = float(np.std(np.log10(np.maximum(fr, 1e-4))))
     out: list[Finding] = []
     dist = ", ".join(f"{v} {k}" for k, v in zoom["counts"].items())
+    classes_used = [c for c, v in zoom["counts"].items() if v]
     if share >= CLOSEUP_SHARE:
         keep = math.floor(0.4 * m)
         replace = max(1, len(closeups) - keep)
         out.append(Finding(
             "zoom", "zoom.closeups", "Mostly close-ups", "warning", round(share, 3), f"{len(closeups)} of {m} close-ups",
-            f"close-up share < {CLOSEUP_SHARE:.0%} ({what} ≥ {zoom['closeup_threshold']:.0%} of the frame)",
-            f"{len(closeups)} of {m} photos are close-ups ({dist}). The embedding will tie the subject to a tight "
-            f"framing and struggle to render it further away.", closeups,
+            f"close-up share < {CLOSEUP_SHARE:.0%} ({what}: close-up from {zoom['closeup_threshold']:.0%} of the frame)",
+            f"{len(closeups)} of {m} photos are close-ups ({dist}){_unmeasured_note(zoom)}. The embedding will tie the "
+            f"subject to a tight framing and struggle to render it further away.", closeups,
             action=f"Replace {replace} of {len(closeups)} close-ups with "
                    + ("half-body or full-body shots" if zoom["mode"] == "face" else "wider shots showing more surroundings"),
             attribute={"kind": "zoom", "description": "close-up framing", "terms": ZOOM_TERMS[zoom["mode"]]["close-up"]}))
-    elif spread < ONE_FRAMING_SPREAD or len([c for c, v in zoom["counts"].items() if v]) == 1:
+    elif len(classes_used) == 1 or spread < ONE_FRAMING_SPREAD:
         cls = Counter(per[k]["class"] for k in measured).most_common(1)[0][0]
+        shots = {"close-up": "close-ups", "medium": "medium shots", "wide": "wide shots"}[cls]
+        ratio = float(fr.max() / max(fr.min(), 1e-6))
+        if len(classes_used) == 1:
+            trigger = f"all {m} measured photos are {shots}"
+            rule = "at least two framings (close-up, medium, wide) among the measured photos"
+        else:
+            trigger = f"the {what} hardly changes between photos (largest {ratio:.1f}× the smallest)"
+            rule = f"{what} varies (standard deviation of log10 size ≥ {ONE_FRAMING_SPREAD}; measured {spread:.2f})"
         out.append(Finding(
-            "zoom", "zoom.one_framing", "One framing", "note", round(spread, 3), f"spread {spread:.2f} ({dist})",
-            f"log10 spread ≥ {ONE_FRAMING_SPREAD}",
-            f"All measured photos share one framing ({cls}; {what} spread {spread:.2f}). Varying distance helps "
-            "the embedding generalise.", measured,
-            action=f"Add a few {'close-ups and wider shots' if cls == 'medium' else 'shots at other distances'}",
+            "zoom", "zoom.one_framing", "One framing", "note", round(spread, 3), f"{trigger} ({dist})", rule,
+            f"One framing: {trigger}{_unmeasured_note(zoom)}. Varying the distance helps the embedding generalise.",
+            measured, action=f"Add a few {'close-ups and wider shots' if cls == 'medium' else 'shots at other distances'}",
             attribute={"kind": "zoom", "description": f"{cls} framing", "terms": ZOOM_TERMS[zoom["mode"]][cls]}))
     else:
         out.append(Finding("zoom", "zoom.ok", "Zoom level", "ok", round(share, 3), f"{dist}",
-                           f"close-up share < {CLOSEUP_SHARE:.0%}", f"Framing varies ({dist}).", []))
+                           f"close-up share < {CLOSEUP_SHARE:.0%}", f"Framing varies ({dist}){_unmeasured_note(zoom)}.", []))
     return out
 
 
@@ -234,8 +289,19 @@ def check_zoom(stats: list[ImageStats], zoom: dict) -> list[Finding]:
 BG_GENERIC = ["background", "backdrop", "wall"]
 
 
-def background_terms(colour: str, plain: bool) -> list[str]:
-    terms = [f"{colour} background", f"{colour} wall", f"{colour} backdrop"] if colour not in ("unknown",) else []
+def colour_phrase(words: list[str]) -> tuple[str, list[str]]:
+    """How a group's colours are said, and the colour words: "orange" when (nearly) all agree, else the two
+    commonest ("orange or yellow"), so a yellow backdrop is never listed as an orange one."""
+    counts = Counter(w for w in words if w != "unknown") or Counter(words)
+    top = [w for w, _ in counts.most_common(2)]
+    if len(top) == 1 or counts[top[0]] >= 0.8 * sum(counts.values()):
+        return top[0], top[:1]
+    return f"{top[0]} or {top[1]}", top
+
+
+def background_terms(colours, plain: bool) -> list[str]:
+    colours = [colours] if isinstance(colours, str) else colours
+    terms = [f"{c} {w}" for c in colours if c != "unknown" for w in ("background", "wall", "backdrop")]
     if plain:
         terms += ["plain background", "simple background", "studio background", "solid background", "uniform background"]
     return terms + BG_GENERIC
@@ -256,7 +322,7 @@ def check_background(stats: list[ImageStats], bg: np.ndarray) -> list[Finding]:
     groups = _groups(n, lambda i, j: bg[i, j] >= BACKGROUND_SAME) if n >= 2 else []
     for g in groups:
         names = [stats[i].name for i in g]
-        colour = Counter(stats[i].bg_colour for i in g).most_common(1)[0][0]
+        colour, colours = colour_phrase([stats[i].bg_colour for i in g])
         pairs = [bg[i, j] for a, i in enumerate(g) for j in g[a + 1:]]
         fig = float(max(pairs))
         big = len(g) >= 3 and len(g) > BACKGROUND_MAJORITY * n
@@ -270,10 +336,10 @@ def check_background(stats: list[ImageStats], bg: np.ndarray) -> list[Finding]:
             names, [names],
             action=f"Replace {len(g) - max(1, n // 4)} of the {len(g)} photos on the shared {colour} background with photos elsewhere" if big else None,
             attribute={"kind": "background", "description": f"{colour} background shared by {len(g)} photos",
-                       "terms": background_terms(colour, False)}))
+                       "terms": background_terms(colours, False)}))
     plain = [s for s in stats if s.bg_plainness >= PLAIN_LEVEL]
     if n >= 3 and len(plain) >= PLAIN_SHARE * n:
-        colour = Counter(s.bg_colour for s in plain).most_common(1)[0][0]
+        colour, colours = colour_phrase([s.bg_colour for s in plain])
         out.append(Finding(
             "background", "background.plain", "Plain background in most photos", "warning", round(len(plain) / n, 3),
             f"{len(plain)} of {n}", f"plain share < {PLAIN_SHARE:.0%} (plainness ≥ {PLAIN_LEVEL})",
@@ -281,7 +347,7 @@ def check_background(stats: list[ImageStats], bg: np.ndarray) -> list[Finding]:
             "put the subject on it.", [s.name for s in plain],
             action=f"Replace {len(plain) - n // 3} of {len(plain)} plain-background photos with photos in varied places",
             attribute={"kind": "background", "description": f"plain {colour} background",
-                       "terms": background_terms(colour, True)}))
+                       "terms": background_terms(colours, True)}))
     if not out:
         top = float(max((bg[i, j] for i in range(n) for j in range(i + 1, n)), default=0.0))
         out.append(Finding("background", "background.ok", "Background", "ok", round(top, 3),
@@ -305,15 +371,15 @@ def _worn(stats: list[ImageStats], attr: str, thr: float, kind: str, sev: str) -
     g = _star_group(m, sim, thr)
     share = len(g) / m
     names = [items[i][0] for i in g]
-    colour = Counter(items[i][2] for i in g).most_common(1)[0][0]
+    colour, colours = colour_phrase([items[i][2] for i in g])
     if share >= WORN_SHARE and len(g) >= 3:
         if kind == "clothing":
-            terms = [f"{colour} {w}" for w in ("shirt", "t-shirt", "top", "jacket", "hoodie", "sweater", "clothes")] + \
+            terms = [f"{c} {w}" for c in colours for w in ("shirt", "t-shirt", "top", "jacket", "hoodie", "sweater", "clothes")] + \
                     ["shirt", "t-shirt", "jacket", "hoodie", "sweater"]
             action = f"Replace {len(g) - m // 3} of {len(g)} photos in the {colour} clothing with photos in other clothes"
             text = f"{len(g)} of {m} photos show similar {colour} clothing {region}; the embedding may learn the outfit."
         else:
-            terms = [f"{colour} hair", "hair", f"{colour} hat", "hat", "beanie", "cap"]
+            terms = [f"{c} hair" for c in colours] + ["hair"] + [f"{c} hat" for c in colours] + ["hat", "beanie", "cap"]
             action = None
             text = (f"{len(g)} of {m} photos show similar {colour} {region}. Hair is usually part of the identity; "
                     "caption it if you want to change it in prompts.")
@@ -334,32 +400,52 @@ def check_clothing_hair(stats: list[ImageStats], mode: str) -> list[Finding]:
 
 # --------------------------------------------------------------------------- near duplicates
 
-def duplicate_groups(stats: list[ImageStats], sim: np.ndarray, feature_threshold: float) -> list[list[int]]:
-    def linked(i: int, j: int) -> bool:
-        a, b = stats[i], stats[j]
-        ph = hamming(a.phash, b.phash)
-        return ph <= PHASH_DUP or (
-            ph <= PHASH_CONFIRM and hamming(a.dhash, b.dhash) <= DHASH_DUP and sim[i, j] >= feature_threshold)
+DUPLICATE_RULE = ("the same picture: near-equal perceptual hashes (of the image or of its mirror), or keypoints that fit "
+                  "one shift/scale/rotation/mirror with the overlapping pixels alike")
 
-    return _groups(len(stats), linked)
+
+def duplicate_pairs(stats: list[ImageStats], sim: np.ndarray, feature_threshold: float) -> list[DuplicatePair]:
+    """Pairs that show the same picture (see :mod:`.duplicates`), plus pixel-near pairs the global features confirm."""
+    pairs = {(p.i, p.j): p for p in find_duplicates(stats)}
+    for i in range(len(stats)):
+        for j in range(i + 1, len(stats)):
+            a, b = stats[i], stats[j]
+            ph = hamming(a.phash, b.phash)
+            if (i, j) not in pairs and ph <= PHASH_CONFIRM and hamming(a.dhash, b.dhash) <= DHASH_DUP \
+                    and sim[i, j] >= feature_threshold:
+                pairs[(i, j)] = DuplicatePair(i, j, "re-encode", 1.0,
+                                              f"perceptual hashes differ in {ph} of 64 bits; similarity {sim[i, j]:.2f}")
+    return [pairs[k] for k in sorted(pairs)]
+
+
+def duplicate_groups(stats: list[ImageStats], sim: np.ndarray, feature_threshold: float) -> list[list[int]]:
+    linked = {(p.i, p.j) for p in duplicate_pairs(stats, sim, feature_threshold)}
+    return _groups(len(stats), lambda i, j: (i, j) in linked)
 
 
 def check_duplicates(stats: list[ImageStats], sim: np.ndarray, feature_threshold: float) -> list[Finding]:
-    groups = duplicate_groups(stats, sim, feature_threshold)
+    pairs = duplicate_pairs(stats, sim, feature_threshold)
+    linked = {(p.i, p.j) for p in pairs}
+    groups = _groups(len(stats), lambda i, j: (i, j) in linked)
     n = len(stats)
     if not groups:
-        return [Finding("duplicates", "duplicates.none", "Near-duplicates", "ok", 0, "0 groups",
-                        f"pHash ≤ {PHASH_DUP}/64 bits, or pHash ≤ {PHASH_CONFIRM}, dHash ≤ {DHASH_DUP}/256 and similarity ≥ {feature_threshold}",
-                        "No near-duplicates.", [])]
+        return [Finding("duplicates", "duplicates.none", "Near-duplicates", "ok", 0, "none found", DUPLICATE_RULE,
+                        "No near-duplicates: no two photos show the same picture (mirrored, cropped or re-encoded).", [])]
+    names = [s.name for s in stats]
     extra = sum(len(g) - 1 for g in groups)
-    names = [[stats[i].name for i in g] for g in groups]
+    gnames = [[names[i] for i in g] for g in groups]
+    described = [p.describe(names) for p in pairs]
+    kinds = Counter(p.kind for p in pairs)
     return [Finding("duplicates", "duplicates.groups", "Near-duplicates", "warning" if extra > 0.1 * n or extra >= 2 else "note",
-                    extra, f"{len(groups)} groups, {extra} extra copies",
-                    f"pHash ≤ {PHASH_DUP}/64 bits, or pHash ≤ {PHASH_CONFIRM}, dHash ≤ {DHASH_DUP}/256 and similarity ≥ {feature_threshold}",
-                    f"{extra} of {n} images are near-copies of another ({'; '.join(' = '.join(g) for g in names[:5])}). "
-                    "Copies weigh those shots more and add nothing new.",
-                    [x for g in names for x in g], names,
-                    action=f"Remove {extra} near-duplicate {'copy' if extra == 1 else 'copies'} (keep one per group)")]
+                    extra, f"{_plural(len(groups), 'group')}, {_plural(extra, 'extra copy', 'extra copies')}",
+                    DUPLICATE_RULE,
+                    f"{extra} of {n} images show the same picture as another: " + "; ".join(described[:6])
+                    + (" …" if len(described) > 6 else "") + ". Copies weigh those shots more and add nothing new"
+                    + (" (a mirrored copy also teaches a symmetric subject)." if kinds.get("mirror") else "."),
+                    [x for g in gnames for x in g], gnames,
+                    action=f"Set aside {extra} near-duplicate {'copy' if extra == 1 else 'copies'} (keep one per group)",
+                    pairs=[{"a": names[p.i], "b": names[p.j], "kind": p.kind, "overlap": round(p.overlap, 3),
+                            "evidence": p.evidence} for p in pairs])]
 
 
 # --------------------------------------------------------------------------- lighting

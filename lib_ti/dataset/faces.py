@@ -47,20 +47,46 @@ class Box:
         return [round(self.x, 4), round(self.y, 4), round(self.w, 4), round(self.h, 4)]
 
 
+#: OpenCV's bundled cat-face cascade: used only when the captions say the subject is a cat.
+CAT_CASCADE_FILE = "haarcascade_frontalcatface_extended.xml"
+#: Cat faces are searched on a copy this large (the cascade is slow; cat faces are large in cat photos).
+CAT_DETECT_SIDE = 256
+
 _local = threading.local()
+_cascade_dir: Optional[str] = None
+_dir_lock = threading.Lock()
 
 
-def _cascade():
-    """One classifier per thread (``CascadeClassifier`` is not safe to share between threads)."""
-    clf = getattr(_local, "clf", None)
+def load_opencv() -> str:
+    """Import OpenCV and resolve its cascade folder, once, in the calling thread.
+
+    Call it before worker threads start: a first ``import cv2`` racing across threads can leave a
+    half-initialised module in which ``cv2.data`` does not exist yet (seen about once in a hundred runs).
+    """
+    global _cascade_dir
+    with _dir_lock:
+        if _cascade_dir is None:
+            import cv2
+            import cv2.data
+
+            _cascade_dir = cv2.data.haarcascades
+    return _cascade_dir
+
+
+def _cascade(file: str = CASCADE_FILE):
+    """One classifier per thread and file (``CascadeClassifier`` is not safe to share between threads)."""
+    cache = getattr(_local, "clfs", None)
+    if cache is None:
+        cache = _local.clfs = {}
+    clf = cache.get(file)
     if clf is None:
         import cv2
 
-        path = cv2.data.haarcascades + CASCADE_FILE
+        path = load_opencv() + file
         clf = cv2.CascadeClassifier(path)
         if clf.empty():
-            raise RuntimeError(f"OpenCV could not load its bundled face detector {path}")
-        _local.clf = clf
+            raise RuntimeError(f"OpenCV could not load its bundled detector {path}")
+        cache[file] = clf
     return clf
 
 
@@ -75,6 +101,19 @@ def detect_faces(gray: np.ndarray) -> list[Box]:
     rects = _cascade().detectMultiScale(img, scaleFactor=SCALE_FACTOR, minNeighbors=5, minSize=(MIN_SIZE, MIN_SIZE))
     boxes = [Box(x / iw, y / ih, bw / iw, bh / ih) for (x, y, bw, bh) in (rects if len(rects) else [])]
     return sorted(boxes, key=lambda b: b.area, reverse=True)
+
+
+def main_cat_face(gray: np.ndarray) -> Optional[Box]:
+    """The largest cat face (OpenCV's bundled cat-face cascade), or None."""
+    import cv2
+
+    h, w = gray.shape[:2]
+    scale = min(1.0, CAT_DETECT_SIDE / max(h, w))
+    img = gray if scale >= 1.0 else cv2.resize(gray, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    ih, iw = img.shape[:2]
+    rects = _cascade(CAT_CASCADE_FILE).detectMultiScale(img, scaleFactor=1.1, minNeighbors=4, minSize=(24, 24))
+    boxes = [Box(x / iw, y / ih, bw / iw, bh / ih) for (x, y, bw, bh) in (rects if len(rects) else [])]
+    return max(boxes, key=lambda b: b.area) if boxes else None
 
 
 def main_face(gray: np.ndarray) -> Optional[Box]:

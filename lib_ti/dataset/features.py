@@ -17,9 +17,10 @@ from typing import Optional
 import numpy as np
 from PIL import Image
 
-from .faces import Box, main_face
+from .duplicates import LocalFeatures, local_features
+from .faces import Box, main_cat_face, main_face
 from .loading import LoadedImage
-from .subject import subject_box
+from .subject import SubjectOutline, subject_outline
 
 #: Working resolution for the per-image measurements (faces are found on the 512 px copy).
 FEATURE_SIDE = 256
@@ -62,6 +63,12 @@ class ImageStats:
     thumb_jpeg: bytes
     clip: Optional[np.ndarray] = None
     extra: dict = field(default_factory=dict)
+    subject_note: Optional[str] = None  # why the saliency box is not a measurement (None: it is one)
+    subject_touches: int = 0  # frame sides the salient region runs off
+    animal_face: Optional[Box] = None  # a cat face (cat-face cascade, when the captions say cat)
+    hair_length: Optional[str] = None  # "short" / "long" as the checker sees it (hair colour beside the jaw)
+    phash_mirror: int = 0  # pHash of the left-right mirror image (mirrored copies)
+    local: Optional[LocalFeatures] = None  # ORB keypoints for crops/shifts/mirrors (see .duplicates)
 
     @property
     def global_vector(self) -> np.ndarray:
@@ -184,6 +191,50 @@ def hair_box(face: Box) -> Box:
     return Box(face.x + 0.1 * face.w, face.y - 0.3 * face.h, 0.8 * face.w, 0.35 * face.h)
 
 
+def beside_jaw_boxes(face: Box) -> tuple[Box, Box]:
+    """Left and right of the face, from the jaw down to the shoulders: where long hair falls."""
+    y = face.y + 0.75 * face.h
+    return (Box(face.x - 0.35 * face.w, y, 0.3 * face.w, 0.8 * face.h),
+            Box(face.x + 1.05 * face.w, y, 0.3 * face.w, 0.8 * face.h))
+
+
+#: Hair-colour match beside the jaw (histogram intersection with the hair above the face) from which hair is long.
+LONG_HAIR_MATCH = 0.45
+
+
+def hair_length(rgb: np.ndarray, face: Box, hair_hist: np.ndarray) -> Optional[str]:
+    """"long" when the hair's colours also fill the regions beside the jaw, "short" when they do not."""
+    scores = []
+    for box in beside_jaw_boxes(face):
+        r = _region(rgb, box, min_px=24)
+        if r is not None:
+            scores.append(hist_intersection(_hs_hist(r), hair_hist))
+    if not scores:
+        return None
+    return "long" if max(scores) >= LONG_HAIR_MATCH else "short"
+
+
+def _darker_half(rgb: np.ndarray) -> np.ndarray:
+    """The darker half of a region's pixels: the box above a face also catches sky or wall between
+    strands and beside the head, which is usually lighter than the hair itself."""
+    px = rgb.reshape(-1, 3)
+    v = px.max(axis=1)
+    return px[v <= np.median(v)]
+
+
+def person_description(s: "ImageStats") -> Optional[str]:
+    """Hair and clothing as the checker sees them, in caption words ("short brown hair, blue clothing"),
+    so a user can check or correct captions from them. None when no face was found."""
+    if s.face is None:
+        return None
+    parts = []
+    if s.hair_colour:
+        parts.append(" ".join(w for w in (s.hair_length, s.hair_colour, "hair") if w))
+    if s.clothing_colour:
+        parts.append(f"{s.clothing_colour} clothing")
+    return ", ".join(parts) or None
+
+
 def _region(arr: np.ndarray, box: Box, min_px: int = 64) -> Optional[np.ndarray]:
     h, w = arr.shape[:2]
     x0, y0, x1, y1 = box.to_pixels(w, h)
@@ -216,8 +267,16 @@ def sharpness(gray512: np.ndarray, tiles: int = 4) -> float:
     return best
 
 
-def measure(li: LoadedImage) -> ImageStats:
-    """All per-image measurements of one loaded image (the image itself is not kept)."""
+#: What the captions say the subject is (see :func:`.captions_aware.subject_kind`); None: unknown.
+SUBJECT_KINDS = ("person", "cat", "animal", "object")
+
+
+def measure(li: LoadedImage, kind: Optional[str] = None) -> ImageStats:
+    """All per-image measurements of one loaded image (the image itself is not kept).
+
+    ``kind`` is what the captions call the subject: for an animal or an object no human face is
+    searched (a dog's face is not a person's), and for a cat the cat-face cascade runs.
+    """
     import cv2
 
     from ..core.deps import require
@@ -225,8 +284,10 @@ def measure(li: LoadedImage) -> ImageStats:
     imagehash = require("imagehash", "ImageHash", "Near-duplicate detection")
     rgb512 = np.asarray(li.image)
     gray512 = cv2.cvtColor(rgb512, cv2.COLOR_RGB2GRAY)
-    face = main_face(gray512)
-    sal = subject_box(rgb512)
+    face = main_face(gray512) if kind in (None, "person") else None
+    animal_face = main_cat_face(gray512) if kind == "cat" else None
+    outline: SubjectOutline = subject_outline(rgb512)
+    sal = outline.box
     subj, source = (body_box(face), "face") if face is not None else (sal, "saliency")
     h0, w0 = rgb512.shape[:2]
     s = FEATURE_SIDE / max(h0, w0)
@@ -257,14 +318,15 @@ def measure(li: LoadedImage) -> ImageStats:
     plain = float(np.clip(1.0 - bg_std / 20.0, 0, 1) * np.clip(1.0 - edge_density / 0.06, 0, 1))
 
     cloth_hist = hair_hist = None
-    cloth_col = hair_col = None
+    cloth_col = hair_col = hair_len = None
     if face is not None:
         c = _region(rgb, clothing_box(face))
         if c is not None:
             cloth_hist, cloth_col = _hs_hist(c), colour_name(c.reshape(-1, 3))
         hr = _region(rgb, hair_box(face), min_px=24)
         if hr is not None:
-            hair_hist, hair_col = _hs_hist(hr), colour_name(hr.reshape(-1, 3))
+            hair_hist, hair_col = _hs_hist(hr), colour_name(_darker_half(hr))
+            hair_len = hair_length(rgb, face, hair_hist)
 
     L = lab[..., 0]
     maps = texture_maps(gray)
@@ -276,12 +338,15 @@ def measure(li: LoadedImage) -> ImageStats:
     return ImageStats(
         name=li.name, size=li.size, format=li.format, mode=li.mode, face=face, subject=subj, subject_source=source, saliency=sal,
         phash=int(str(imagehash.phash(small)), 16), dhash=int(str(imagehash.dhash(small, 16)), 16),
+        phash_mirror=int(str(imagehash.phash(small.transpose(Image.Transpose.FLIP_LEFT_RIGHT))), 16),
+        local=local_features(gray),
         colour_hist=_hsv_hist(hsv, None), texture=texture_hist(maps, None), layout=layout, bg_cells=bg_cells,
         bg_hist=_hsv_hist(hsv, bg), bg_texture=texture_hist(maps, bg), bg_plainness=plain,
         bg_colour=colour_name(rgb[bg]) if bg.any() else "unknown",
         clothing_hist=cloth_hist, clothing_colour=cloth_col, hair_hist=hair_hist, hair_colour=hair_col,
         brightness=float(L.mean()), contrast=float(L.std()), warmth=float(lab[..., 2].mean()),
         sharpness=sharpness(gray512), thumb_jpeg=buf.getvalue(),
+        hair_length=hair_len, subject_note=outline.reason, subject_touches=outline.touches, animal_face=animal_face,
     )
 
 

@@ -21,6 +21,8 @@ from PIL import Image, UnidentifiedImageError
 SIDECAR_EXTS = frozenset({".txt", ".caption", ".json", ".yaml", ".yml", ".md", ".csv", ".npz", ".pt", ".safetensors"})
 #: Larger images are refused before decoding (a 100-megapixel photo is legitimate; 200 is not a photo).
 DEFAULT_MAX_PIXELS = 200_000_000
+#: Where set-aside photos go (see :mod:`.exclude`); never listed as part of the set.
+EXCLUDED_DIR = "_excluded"
 #: EXIF orientations that swap width and height.
 _TRANSPOSED = {5, 6, 7, 8}
 
@@ -59,13 +61,14 @@ class ImageSkipped(Exception):
 
 
 def list_files(folder: Path, recursive: bool = False) -> list[Path]:
-    """Candidate files of ``folder`` in a stable order; hidden files and caption sidecars left out."""
+    """Candidate files of ``folder`` in a stable order; hidden files, caption sidecars and photos set aside
+    (in ``_excluded/``, see :mod:`.exclude`) left out."""
     folder = Path(folder)
     it = folder.rglob("*") if recursive else folder.iterdir()
     out = []
     for p in it:
         rel = p.relative_to(folder)
-        if any(part.startswith(".") for part in rel.parts):
+        if any(part.startswith(".") or part == EXCLUDED_DIR for part in rel.parts):
             continue
         if p.is_file() and p.suffix.lower() not in SIDECAR_EXTS:
             out.append(p)
@@ -96,6 +99,57 @@ def _to_rgb(im: Image.Image, matte: tuple[int, int, int]) -> Image.Image:
     return im.convert("RGB") if im.mode != "RGB" else im
 
 
+def _exif_orientation(im: Image.Image) -> int:
+    try:
+        return int(im.getexif().get(0x0112, 1) or 1)
+    except Exception:  # a broken EXIF block must not lose the picture
+        return 1
+
+
+def _refuse_huge(w: int, h: int, max_pixels: int) -> None:
+    if w * h > max_pixels:
+        raise ImageSkipped(f"huge image: {w}×{h} = {w * h / 1e6:.0f} megapixels, above the limit of "
+                           f"{max_pixels / 1e6:.0f} megapixels")
+
+
+def _reduce(im: Image.Image, max_side: int) -> Image.Image:
+    """Integer box-reduce first (cheap), so the later bilinear thumbnail works on at most twice the target."""
+    factor = max(1, max(im.size) // (2 * max_side))
+    return im.reduce(factor) if factor > 1 and im.mode not in ("P", "1") else im
+
+
+def _skip_reason(exc: BaseException) -> ImageSkipped:
+    """The plain-language reason for a decoding failure."""
+    if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
+        return ImageSkipped(f"huge image refused by Pillow's decompression-bomb guard ({exc})")
+    if isinstance(exc, UnidentifiedImageError):
+        return ImageSkipped("not an image Pillow can read")
+    text = str(exc) or type(exc).__name__
+    kind = "truncated file" if "truncat" in text.lower() else "corrupt image data"
+    return ImageSkipped(f"{kind} ({text})")
+
+
+def _decode(fh, *, want: Optional[int], max_side: Optional[int], matte: tuple[int, int, int],
+            max_pixels: int) -> tuple[Image.Image, tuple[int, int], str, str]:
+    """(RGB upright image, source size after orientation, format, source mode) from an open file."""
+    with Image.open(fh) as im:
+        fmt, src_mode = im.format or "?", im.mode
+        w, h = im.size
+        _refuse_huge(w, h, max_pixels)
+        if want and fmt == "JPEG" and src_mode in ("RGB", "L", "CMYK", "YCbCr"):
+            # draft keeps both sides ≥ the request: the shorter side stays ≥ min_side
+            im.draft("RGB" if src_mode != "L" else "L", (want, want))
+        im.load()  # before getexif(): PNG's getexif loads quietly and would hide a broken stream
+        orientation = _exif_orientation(im)
+        size = (h, w) if orientation in _TRANSPOSED else (w, h)
+        out = _to_rgb(_reduce(im, max_side) if max_side else im, matte)
+        if orientation != 1:
+            out = _apply_orientation(out, orientation)
+        if max_side and max(out.size) > max_side:
+            out.thumbnail((max_side, max_side), Image.BILINEAR)
+        return out.copy(), size, fmt, src_mode
+
+
 def load_image(
     path: Path,
     *,
@@ -124,46 +178,14 @@ def load_image(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with open(path, "rb") as fh, Image.open(fh) as im:
-                fmt = im.format or "?"
-                src_mode = im.mode
-                w, h = im.size
-                if w * h > max_pixels:
-                    raise ImageSkipped(
-                        f"huge image: {w}×{h} = {w * h / 1e6:.0f} megapixels, above the limit of "
-                        f"{max_pixels / 1e6:.0f} megapixels"
-                    )
-                want = max_side or min_side
-                if want and fmt == "JPEG" and src_mode in ("RGB", "L", "CMYK", "YCbCr"):
-                    # draft keeps both sides ≥ the request: the shorter side stays ≥ min_side
-                    im.draft("RGB" if src_mode != "L" else "L", (want, want))
-                im.load()  # before getexif(): PNG's getexif loads quietly and would hide a broken stream
-                try:
-                    orientation = int(im.getexif().get(0x0112, 1) or 1)
-                except Exception:  # a broken EXIF block must not lose the picture
-                    orientation = 1
-                size = (h, w) if orientation in _TRANSPOSED else (w, h)
-                if max_side:
-                    # integer box-reduce first (cheap), then a bilinear thumbnail to the exact side
-                    factor = max(1, max(im.size) // (2 * max_side))
-                    if factor > 1 and im.mode not in ("P", "1"):
-                        im = im.reduce(factor)
-                out = _to_rgb(im, matte)
-                if orientation != 1:
-                    out = _apply_orientation(out, orientation)
-                if max_side and max(out.size) > max_side:
-                    out.thumbnail((max_side, max_side), Image.BILINEAR)
-                out = out.copy()
+            with open(path, "rb") as fh:
+                out, size, fmt, src_mode = _decode(fh, want=max_side or min_side, max_side=max_side, matte=matte,
+                                                   max_pixels=max_pixels)
     except ImageSkipped:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageSkipped(f"huge image refused by Pillow's decompression-bomb guard ({exc})") from exc
-    except UnidentifiedImageError as exc:
-        raise ImageSkipped("not an image Pillow can read") from exc
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error) as exc:
-        text = str(exc) or type(exc).__name__
-        kind = "truncated file" if "truncat" in text.lower() else "corrupt image data"
-        raise ImageSkipped(f"{kind} ({text})") from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning, UnidentifiedImageError, OSError, SyntaxError,
+            ValueError, EOFError, IndexError, TypeError, struct.error) as exc:
+        raise _skip_reason(exc) from exc
     return LoadedImage(name=name, path=path, image=out, size=size, format=fmt, mode=src_mode)
 
 

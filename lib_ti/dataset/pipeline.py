@@ -18,15 +18,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
+import numpy as np
+
 from ..core.jobs import Job
 from . import checks as C
-from .captions_aware import apply_captions, read_captions, read_template
+from .captions_aware import apply_captions, read_captions, read_template, subject_kind
+from .faces import load_opencv
 from .features import ClipEmbedder, ImageStats, measure, similarity_matrix
 from .loading import ImageSkipped, Skipped, list_files, load_image
 from .report import build_report
 
 CLASSICAL = ["HSV colour histograms", "LBP + gradient-orientation texture", "8×8 Lab layout",
-             "perceptual hashes (pHash 64-bit, dHash 256-bit, ImageHash)", "OpenCV Haar face boxes",
+             "perceptual hashes (pHash 64-bit of the image and its mirror, dHash 256-bit, ImageHash)",
+             "ORB keypoints with a RANSAC similarity transform (crops, shifts, mirrors)", "OpenCV Haar face boxes",
              "spectral-residual saliency subject boxes"]
 
 
@@ -35,19 +39,24 @@ PROCESS_THRESHOLD = 40
 
 
 def _init_process() -> None:
-    """Worker processes: one OpenCV thread each (the pool itself is the parallelism)."""
+    """Worker processes: OpenCV loaded before any work, one OpenCV thread each (the pool is the parallelism)."""
     import cv2
 
+    load_opencv()
     cv2.setNumThreads(1)
 
 
-def _measure_file(path: str, rel: str, max_side: int):
-    """Load and measure one file; the module-level function a process pool can call."""
+def _measure_file(path: str, rel: str, max_side: int, kind: Optional[str] = None,
+                  embedder: Optional[ClipEmbedder] = None):
+    """Load and measure one file (a module-level function, so a process pool can call it); a skip is returned."""
     try:
         li = load_image(Path(path), name=rel, max_side=max_side)
     except ImageSkipped as exc:
         return Skipped(rel, str(exc))
-    return measure(li)
+    st = measure(li, kind)
+    if embedder is not None:
+        st.clip = embedder.embed(li.image)
+    return st
 
 
 @dataclass
@@ -64,6 +73,72 @@ def _workers() -> int:
     return max(1, min(4, n))
 
 
+def _embedder(clip: Union[None, str, ClipEmbedder]) -> Optional[ClipEmbedder]:
+    if isinstance(clip, ClipEmbedder):
+        return clip
+    return ClipEmbedder(clip) if isinstance(clip, str) and clip.strip() else None
+
+
+def measure_files(folder: Path, files: list[Path], *, max_side: int, kind: Optional[str], job: Job,
+                  embedder: Optional[ClipEmbedder], workers: int, processes: bool) -> tuple[list[ImageStats], list[Skipped]]:
+    """Measure ``files`` in a pool with a bounded number in flight (memory stays flat); stops when ``job`` is interrupted.
+
+    OpenCV is imported here, before any worker starts (see :func:`.faces.load_opencv`).
+    """
+    load_opencv()
+    use_processes = processes and embedder is None and workers > 1 and len(files) >= PROCESS_THRESHOLD
+    pool: Executor
+    if use_processes:
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_process)
+    else:
+        pool = ThreadPoolExecutor(max_workers=workers)
+    stats: list[ImageStats] = []
+    skipped: list[Skipped] = []
+    job.begin(len(files), "Checking images")
+    try:
+        with pool:
+            pending: list = []
+            it = iter(files)
+            while True:
+                while len(pending) < 2 * workers and not job.interrupted:
+                    p = next(it, None)
+                    if p is None:
+                        break
+                    pending.append(pool.submit(_measure_file, str(p), str(p.relative_to(folder)), max_side, kind,
+                                               None if use_processes else embedder))
+                if not pending:
+                    break
+                res = pending.pop(0).result()
+                (skipped if isinstance(res, Skipped) else stats).append(res)
+                job.advance(1, res.name)
+    finally:
+        job.end()
+    return stats, skipped
+
+
+def run_checks(stats: list[ImageStats], skipped: list[Skipped], *, size: int, sim, dup_threshold: float,
+               kind: Optional[str]) -> tuple[list[C.Finding], dict, np.ndarray]:
+    """Every check on the measured records: (findings, zoom measurements, background matrix)."""
+    bg = C.background_matrix(stats)
+    zoom = C.zoom_measurements(stats, kind)
+    findings = (C.check_basics(stats, skipped, size) + C.check_zoom(stats, zoom) + C.check_background(stats, bg)
+                + C.check_clothing_hair(stats, zoom["mode"]) + C.check_duplicates(stats, sim, dup_threshold)
+                + C.check_lighting(stats))
+    return findings, zoom, bg
+
+
+def features_used(embedder: Optional[ClipEmbedder]) -> dict:
+    """The report's ``features`` block: which features the similarities stand on."""
+    return {
+        "kind": "classical+clip" if embedder else "classical",
+        "classical": CLASSICAL,
+        "clip_model": embedder.name if embedder else None,
+        "similarity": "clip" if embedder else "classical",
+        "description": ("classical (colour, texture, layout, hashes, keypoints, Haar faces, saliency)"
+                        + (f" + CLIP {embedder.name} for global similarity and near-duplicates" if embedder else "; CLIP off")),
+    }
+
+
 def check_folder(
     folder: Union[str, Path],
     *,
@@ -78,6 +153,8 @@ def check_folder(
 ) -> CheckResult:
     """Check every image in ``folder`` (read-only) and return the report.
 
+    Captions are read first: the class word they use for the subject ("dog", "teapot", "man")
+    steers the measurements (:func:`.captions_aware.subject_kind`).
     ``processes=False`` keeps all work in this process (the host passes it: spawning workers
     from inside the WebUI would re-import its launcher).
     """
@@ -85,74 +162,23 @@ def check_folder(
     if not folder.is_dir():
         raise ValueError(f"'{folder}' is not a folder")
     job = job or Job()
-    embedder = ClipEmbedder(clip) if isinstance(clip, str) and clip.strip() else clip if isinstance(clip, ClipEmbedder) else None
+    embedder = _embedder(clip)
     files = list_files(folder, recursive)
-    skipped: list[Skipped] = []
-    stats: list[ImageStats] = []
-
-    max_side = max(size, 512)
-
-    def work(p: Path):
-        rel = str(p.relative_to(folder))
-        try:
-            li = load_image(p, name=rel, max_side=max_side)
-        except ImageSkipped as exc:
-            return Skipped(rel, str(exc))
-        st = measure(li)
-        if embedder is not None:
-            st.clip = embedder.embed(li.image)
-        return st
-
-    n_workers = workers or _workers()
-    use_processes = processes and embedder is None and n_workers > 1 and len(files) >= PROCESS_THRESHOLD
-    pool: Executor
-    if use_processes:
-        pool = ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_process)
-        submit = lambda p: pool.submit(_measure_file, str(p), str(p.relative_to(folder)), max_side)  # noqa: E731
-    else:
-        pool = ThreadPoolExecutor(max_workers=n_workers)
-        submit = lambda p: pool.submit(work, p)  # noqa: E731
-    job.begin(len(files), "Checking images")
-    try:
-        with pool:
-            window = 2 * n_workers
-            pending = []
-            it = iter(files)
-            while True:
-                while len(pending) < window and not job.interrupted:
-                    p = next(it, None)
-                    if p is None:
-                        break
-                    pending.append(submit(p))
-                if not pending:
-                    break
-                res = pending.pop(0).result()
-                (skipped if isinstance(res, Skipped) else stats).append(res)
-                job.advance(1, res.name)
-    finally:
-        job.end()
+    template_text = read_template(template)
+    captions = read_captions(folder, [str(p.relative_to(folder)) for p in files])
+    kind, kind_word = subject_kind(captions, template_text)
+    stats, skipped = measure_files(folder, files, max_side=max(size, 512), kind=kind, job=job, embedder=embedder,
+                                   workers=workers or _workers(), processes=processes)
     interrupted = job.interrupted and len(stats) + len(skipped) < len(files)
+    captions = {s.name: captions[s.name] for s in stats if s.name in captions}
 
     sim = similarity_matrix(stats, use_clip=embedder is not None)
-    bg = C.background_matrix(stats)
-    zoom = C.zoom_measurements(stats)
-    findings = (C.check_basics(stats, skipped, size) + C.check_zoom(stats, zoom) + C.check_background(stats, bg)
-                + C.check_clothing_hair(stats, zoom["mode"]) + C.check_duplicates(stats, sim, dup_threshold)
-                + C.check_lighting(stats))
-    captions = read_captions(folder, [s.name for s in stats])
-    template_text = read_template(template)
+    findings, zoom, bg = run_checks(stats, skipped, size=size, sim=sim, dup_threshold=dup_threshold, kind=kind)
+    zoom["subject_kind"] = {"kind": kind, "word": kind_word}
     shared = apply_captions(findings, captions, template_text)
-    features = {
-        "kind": "classical+clip" if embedder else "classical",
-        "classical": CLASSICAL,
-        "clip_model": embedder.name if embedder else None,
-        "similarity": "clip" if embedder else "classical",
-        "description": ("classical (colour, texture, layout, hashes, Haar faces, saliency)"
-                        + (f" + CLIP {embedder.name} for global similarity and near-duplicates" if embedder else "; CLIP off")),
-    }
     options = {"size": size, "recursive": recursive, "template": template or None, "dup_threshold": dup_threshold,
                "clip": embedder.name if embedder else None}
-    report = build_report(folder=str(folder), options=options, features=features, stats=stats, skipped=skipped,
-                          findings=findings, shared=shared, zoom=zoom, sim=sim, bg=bg, captions=captions,
-                          interrupted=interrupted, files_total=len(files))
+    report = build_report(folder=str(folder), options=options, features=features_used(embedder), stats=stats,
+                          skipped=skipped, findings=findings, shared=shared, zoom=zoom, sim=sim, bg=bg,
+                          captions=captions, interrupted=interrupted, files_total=len(files))
     return CheckResult(report, {s.name: s.thumb_data_uri() for s in stats})

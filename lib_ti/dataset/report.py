@@ -13,6 +13,7 @@ import json
 import numpy as np
 
 from .checks import SEVERITIES, Finding
+from .features import person_description
 
 SCHEMA = "tilab.dataset-report/1"
 #: Global similarities of unrelated photos of one subject sit around 0.5-0.8; colour only what is above.
@@ -21,17 +22,27 @@ GLOBAL_FLOOR = 0.5
 VERDICTS = {
     "ok": ("ready", "Ready to train", "No finding needs action."),
     "note": ("ready", "Ready to train", "Only minor notes; read them if you have time."),
-    "warning": ("fix", "Fix before training", "Some findings will likely leak into the embedding."),
+    "warning": ("fix", "Fix before training", "Some findings need fixing before training."),
     "critical": ("blocked", "Not trainable yet", "The set cannot train a useful embedding as it is."),
 }
 
 
 def verdict(findings: list[Finding]) -> dict:
     worst = max((f.severity for f in findings), key=SEVERITIES.index, default="ok")
-    n_warn = sum(f.severity == "warning" for f in findings)
+    warnings = [f for f in findings if f.severity == "warning"]
     level, title, text = VERDICTS[worst]
     if worst == "warning":
-        text = f"{n_warn} finding{'s' if n_warn != 1 else ''} will likely leak into the embedding."
+        # Only a shared attribute (background, light, clothing, framing) can leak into the embedding;
+        # too few images, low resolution, blur or copies are problems of another kind, said as such.
+        leak = sum(1 for f in warnings if f.attribute)
+        other = len(warnings) - leak
+        parts = []
+        if leak:
+            parts.append(f"{leak} shared {'trait' if leak == 1 else 'traits'} will likely leak into the embedding")
+        if other:
+            parts.append(f"{other} other {'problem needs' if other == 1 else 'problems need'} fixing")
+        text = "; ".join(parts) + "."
+        text = text[0].upper() + text[1:]
     return {"level": level, "severity": worst, "title": title, "text": text}
 
 
@@ -39,8 +50,11 @@ def top_actions(findings: list[Finding], k: int = 3) -> list[str]:
     """The most severe findings' concrete actions, at most ``k``; duplicates dropped."""
     ranked = sorted((f for f in findings if f.action and f.severity != "ok"),
                     key=lambda f: -SEVERITIES.index(f.severity))
+    copies = [set(g) for f in findings if f.id == "duplicates.groups" for g in f.groups]
     out: list[str] = []
     for f in ranked:
+        if f.check != "duplicates" and f.images and any(set(f.images) <= g for g in copies):
+            continue  # the copies' own action covers it: one action per problem
         if f.action not in out:
             out.append(f.action)
         if len(out) == k:
@@ -61,7 +75,8 @@ def build_report(
             "name": s.name, "width": s.size[0], "height": s.size[1], "format": s.format, "mode": s.mode,
             "face_box": s.face.as_list() if s.face else None, "subject_box": s.subject.as_list(),
             "subject_source": s.subject_source, "saliency_box": s.saliency.as_list(),
-            "zoom_fraction": z.get("fraction"), "zoom_class": z.get("class"),
+            "zoom_fraction": z.get("fraction"), "zoom_class": z.get("class"), "zoom_reason": z.get("reason"),
+            "zoom_source": z.get("source"), "hair_length": s.hair_length, "person": person_description(s),
             "brightness": round(s.brightness, 2), "contrast": round(s.contrast, 2), "warmth": round(s.warmth, 2),
             "sharpness": round(s.sharpness, 1), "background_colour": s.bg_colour,
             "background_plainness": round(s.bg_plainness, 3), "clothing_colour": s.clothing_colour,
@@ -102,7 +117,8 @@ FRAGMENT_CSS = """
 .f{border:1px solid #ddd;border-left:6px solid #999;border-radius:6px;padding:10px 14px;margin:10px 0}
 .f h3{margin:0 0 4px 0;font-size:16px}.meta{color:#555;font-size:13px}
 .thumbs{display:flex;flex-wrap:wrap;gap:6px;margin-top:8px}
-.thumbs figure{margin:0;text-align:center;font-size:11px;color:#444}
+.thumbs figure{margin:0;text-align:center;font-size:11px;color:#444;max-width:120px}
+.hm-wrap{overflow-x:auto;max-width:100%;padding-right:4px}
 .thumbs img{height:84px;border-radius:4px;display:block}
 table.hm{border-collapse:collapse;font-size:10px}table.hm td{width:22px;height:22px;text-align:center}
 table.hm th{font-weight:normal;font-size:10px;padding:2px}
@@ -118,11 +134,22 @@ def _thumbs(names: list[str], thumbs: dict[str, str]) -> str:
     return f'<div class="thumbs">{cells}</div>' if cells else ""
 
 
+def image_labels(names: list[str]) -> list[str]:
+    """Short labels that match the file names (``00.jpg`` → ``00``), so the table and the folder agree;
+    running numbers from 1 only when the names are too long for a column header."""
+    stems = [n.rsplit("/", 1)[-1].rsplit(".", 1)[0] for n in names]
+    if all(len(x) <= 6 for x in stems) and len(set(stems)) == len(stems):
+        return stems
+    return [str(i + 1) for i in range(len(names))]
+
+
 def heatmap_html(names: list[str], matrix: list[list[float]], floor: float = 0.0) -> str:
-    """A similarity table coloured from white (``floor`` or less) to red (1), readable without scripts."""
+    """A similarity table coloured from white (``floor`` or less) to red (1), readable without scripts;
+    it scrolls sideways rather than clipping its last column in a narrow column."""
     if not names:
         return ""
-    head = "".join(f"<th>{i + 1}</th>" for i in range(len(names)))
+    labels = image_labels(names)
+    head = "".join(f"<th title='{html.escape(n)}'>{html.escape(x)}</th>" for x, n in zip(labels, names))
     rows = []
     for i, row in enumerate(matrix):
         cells = []
@@ -132,22 +159,44 @@ def heatmap_html(names: list[str], matrix: list[list[float]], floor: float = 0.0
             r, g, b = 255, int(255 * (1 - t)), int(255 * (1 - t))
             fg = "#fff" if t > 0.6 else "#000"
             cells.append(f'<td style="background:rgb({r},{g},{b});color:{fg}">{int(round(x * 100))}</td>')
-        rows.append(f"<tr><th title='{html.escape(names[i])}'>{i + 1}</th>{''.join(cells)}</tr>")
-    key = ", ".join(f"{i + 1}={html.escape(n)}" for i, n in enumerate(names))
-    return f'<table class="hm"><tr><th></th>{head}</tr>{"".join(rows)}</table><p class="meta">{key}</p>'
+        rows.append(f"<tr><th title='{html.escape(names[i])}'>{html.escape(labels[i])}</th>{''.join(cells)}</tr>")
+    key = "" if labels == [n.rsplit("/", 1)[-1].rsplit(".", 1)[0] for n in names] else \
+        "<p class='meta'>" + ", ".join(f"{x}={html.escape(n)}" for x, n in zip(labels, names)) + "</p>"
+    return f'<div class="hm-wrap"><table class="hm"><tr><th></th>{head}</tr>{"".join(rows)}</table></div>{key}'
 
 
 def zoom_chart_html(report: dict) -> str:
+    """One bar per photo, to scale (0-100 % of the frame), with the class, or "not measured" and why."""
     rows = []
-    vals = [(im["name"], im["zoom_fraction"], im["zoom_class"]) for im in report["images"]]
-    for name, frac, cls in vals:
-        width = 0 if frac is None else max(2, int(300 * min(1.0, frac / 0.5)))
-        label = "not measured" if frac is None else f"{frac:.1%} · {cls}"
-        rows.append(f'<tr><td>{html.escape(name)}</td><td><span class="bar" style="width:{width}px"></span> {label}</td></tr>')
+    for im in report["images"]:
+        frac, cls = im["zoom_fraction"], im["zoom_class"]
+        width = 0 if frac is None or cls is None else max(2, int(200 * min(1.0, frac)))
+        if cls is None:
+            label = "not measured: " + html.escape(im.get("zoom_reason") or "no measurement")
+        else:
+            label = f"{frac:.0%} · {cls}" + (f" <span class='meta'>({html.escape(im['zoom_source'])})</span>"
+                                             if im.get("zoom_source") not in (None, "face", "subject") else "")
+        rows.append(f'<tr><td>{html.escape(im["name"])}</td><td><span class="bar" style="width:{width}px"></span> {label}</td></tr>')
     z = report["zoom"]
     what = "face box" if z["mode"] == "face" else "subject box"
-    return (f'<p class="meta">{what} area / frame area; close-up ≥ {z["closeup_threshold"]:.1%}, '
-            f'wide &lt; {z["wide_threshold"]:.1%}</p><table>{"".join(rows)}</table>')
+    rule = (f"close-up ≥ {z['closeup_threshold']:.1%}, wide &lt; {z['wide_threshold']:.1%}" if z["mode"] == "face" else
+            f"close-up when the subject fills the frame, wide &lt; {z['wide_threshold']:.0%}")
+    return f'<p class="meta">{what} area / frame area (bar: 0–100 %); {rule}</p><table>{"".join(rows)}</table>'
+
+
+def gallery_html(report: dict, thumbs: dict[str, str]) -> str:
+    """Every photo with what the checker sees in it (zoom; hair and clothing for a person), shown on any set,
+    passing or not, so the user can see what was checked and correct captions from it."""
+    cells = []
+    for im in report["images"]:
+        if im["name"] not in thumbs:
+            continue
+        seen = [im["zoom_class"] or "zoom not measured"]
+        if im.get("person"):
+            seen.append(im["person"])
+        cells.append(f'<figure><img src="{thumbs[im["name"]]}" alt="{html.escape(im["name"])}">'
+                     f'<figcaption><b>{html.escape(im["name"])}</b><br>{html.escape("; ".join(seen))}</figcaption></figure>')
+    return f'<div class="thumbs tilab-gallery">{"".join(cells)}</div>' if cells else ""
 
 
 def verdict_card_html(report: dict) -> str:
@@ -173,7 +222,11 @@ def findings_html(report: dict, thumbs: dict[str, str]) -> str:
             f"<div class='f' style='border-left-color:{c}'><h3>{html.escape(f['title'])} "
             f"<span style='color:{c}'>[{f['severity']}]</span></h3><div>{html.escape(f['text'])}</div>"
             + (f"<div><i>{html.escape(f['caption_note'])}</i></div>" if f.get("caption_note") else "")
-            + f"<div class='meta'>Measured: {html.escape(str(f['figure_text']))} · threshold: {html.escape(f['threshold'])}</div>"
+            + f"<details class='meta'><summary>Details</summary>Measured: {html.escape(str(f['figure_text']))} · "
+              f"rule: {html.escape(f['threshold'])}"
+            + "".join(f"<br>{html.escape(p['b'])} ↔ {html.escape(p['a'])}: {html.escape(p['kind'])}, overlap "
+                      f"{p['overlap']:.0%}; {html.escape(p['evidence'])}" for p in f.get("pairs") or [])
+            + "</details>"
             + (_thumbs(f["images"], thumbs) if f["severity"] != "ok" else "") + "</div>")
     return "".join(parts)
 
@@ -186,6 +239,7 @@ def to_html(report: dict, thumbs: dict[str, str]) -> str:
         f"<p class='meta'>{html.escape(report['folder'])} · {html.escape(report['created'])}</p>",
         verdict_card_html(report),
         findings_html(report, thumbs),
+        "<h2>Photos</h2>" + gallery_html(report, thumbs),
         "<h2>Zoom levels</h2>" + zoom_chart_html(report),
         f"<h2>Similarity ({html.escape(sim['features'])} features)</h2>" + heatmap_html(sim["names"], sim["global"], floor=GLOBAL_FLOOR),
         "<h2>Background similarity</h2>" + heatmap_html(sim["names"], sim["background"]),

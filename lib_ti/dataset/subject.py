@@ -9,6 +9,9 @@ pixels (5th-95th percentile of their coordinates, robust to stray specks) is the
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Optional
+
 import numpy as np
 
 from .faces import Box
@@ -65,8 +68,33 @@ def saliency_map(rgb: np.ndarray) -> np.ndarray:
     return _norm((0.4 * spectral_residual(gray) + 0.6 * border_contrast(lab)) * (0.5 + 0.5 * centre))
 
 
-def subject_box(rgb: np.ndarray) -> Box:
-    """Bounding box of the salient region, as frame fractions."""
+#: Saliency inside the subject mask minus outside, below which the subject does not stand out (unsure).
+MIN_CONTRAST = 0.3
+#: More separate salient blobs than this: no single subject outline (unsure).
+MAX_BLOBS = 3
+#: A frame side counts as touched when the subject covers this share of its outermost pixels.
+TOUCH_SHARE = 0.2
+#: A salient region that runs off 3+ sides and covers this much of the frame is a subject filling the frame.
+FILL_AREA = 0.5
+
+
+@dataclass(frozen=True)
+class SubjectOutline:
+    """The saliency subject box and how far to trust it.
+
+    ``reason`` is None when the outline is clear, else why the box is not a measurement
+    (said to the user as "not measured: <reason>").
+    """
+
+    box: Box
+    touches: int  # frame sides the salient region runs off
+    contrast: float
+    blobs: int
+    reason: Optional[str]
+
+
+def subject_outline(rgb: np.ndarray) -> SubjectOutline:
+    """Bounding box of the salient region, as frame fractions, with the figures that say whether to trust it."""
     import cv2
 
     sal = saliency_map(rgb)
@@ -76,7 +104,27 @@ def subject_box(rgb: np.ndarray) -> Box:
     mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     ys, xs = np.nonzero(mask)
     if len(xs) < 4:
-        return Box(0.25, 0.25, 0.5, 0.5)
+        return SubjectOutline(Box(0.25, 0.25, 0.5, 0.5), 0, 0.0, 0, "nothing stands out from the background")
     x0, x1 = np.percentile(xs, [5, 95])
     y0, y1 = np.percentile(ys, [5, 95])
-    return Box(x0 / sw, y0 / sh, (x1 - x0 + 1) / sw, (y1 - y0 + 1) / sh)
+    box = Box(x0 / sw, y0 / sh, (x1 - x0 + 1) / sw, (y1 - y0 + 1) / sh)
+    on = mask > 0
+    contrast = float(sal[on].mean() - sal[~on].mean()) if (~on).any() else 0.0
+    blobs = int(cv2.connectedComponents(on.astype(np.uint8))[0]) - 1
+    touches = sum(float(edge.mean()) >= TOUCH_SHARE for edge in (on[:2], on[-2:], on[:, :2], on[:, -2:]))
+    reason = None
+    if touches >= 3 and box.area >= FILL_AREA:
+        reason = None  # runs off three or four sides and covers most of the frame: it fills the frame
+    elif touches >= 1:
+        reason = (f"the salient region runs off {touches} side{'s' if touches > 1 else ''} of the frame, so the subject "
+                  "may be larger than the box or the background may be taken for it")
+    elif contrast < MIN_CONTRAST:
+        reason = f"the subject does not stand out clearly from the background (saliency contrast {contrast:.2f} < {MIN_CONTRAST})"
+    elif blobs > MAX_BLOBS:
+        reason = f"no single subject outline ({blobs} separate salient regions)"
+    return SubjectOutline(box, touches, contrast, blobs, reason)
+
+
+def subject_box(rgb: np.ndarray) -> Box:
+    """Bounding box of the salient region, as frame fractions."""
+    return subject_outline(rgb).box

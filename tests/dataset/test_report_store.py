@@ -13,7 +13,7 @@ from lib_ti.dataset.store import load_last_report, report_path, save_report
 TOP_KEYS = {"schema", "created", "folder", "options", "features", "complete", "counts", "skipped", "verdict",
             "actions", "findings", "shared_attributes", "zoom", "images", "similarity"}
 FINDING_KEYS = {"check", "id", "title", "severity", "figure", "figure_text", "threshold", "text", "images", "groups",
-                "action", "attribute", "caption_note"}
+                "action", "attribute", "caption_note", "pairs"}  # "pairs": added within v1 (near-duplicate kinds)
 SHARED_KEYS = {"kind", "description", "terms", "images", "named_in_captions", "finding"}
 
 
