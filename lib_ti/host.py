@@ -78,15 +78,14 @@ def host_context():
         get_captioner=blip_captioner,
         progress_sink=training_progress_sink,
     )
-    # Training runs on the model the host has loaded and writes where the host looks for embeddings.
+    # Training runs on the model the host has loaded, under its queue lock and conditioning settings, and
+    # writes where the host looks for embeddings and templates.
     ctx.embeddings_dir = host_embeddings_dir()
     ctx.on_embedding_saved = register_saved_embedding
-    ctx.extras.update(
-        sd_backend=host_sd_backend,
-        training_lock=training_queue_lock,
-        prompt_options=host_prompt_options,
-        template_dirs=host_template_dirs(),
-    )
+    ctx.get_backend = host_sd_backend
+    ctx.training_lock = training_queue_lock
+    ctx.prompt_options = host_prompt_options
+    ctx.template_dirs = host_template_dirs()
     return ctx
 
 
@@ -138,9 +137,11 @@ def host_sd_backend():
 
     The backend reads the raw ldm text encoder from the host's wrapper (``cond_stage_model.wrapped``), the
     host's ``comma_padding_backtrack`` setting, and stamps the loaded checkpoint's short hash and model name
-    into saved embeddings, as the host's trainer does.
+    into saved embeddings, as the host's trainer does. It computes on ``modules.devices.device`` (under
+    ``--medvram``/``--lowvram`` the parameters sit on the CPU until the host's pre-hooks move them) and previews
+    draw noise from the host's own ``modules.rng.ImageRNG``, so an ancestral preview is the host's txt2img image.
     """
-    from modules import shared
+    from modules import devices, shared
 
     from .model.backend import SDBackend
 
@@ -159,10 +160,18 @@ def host_sd_backend():
         return ci.shorthash, ci.model_name
 
     backtrack = int(getattr(shared.opts, "comma_padding_backtrack", 20))
-    return SDBackend(model, comma_padding_backtrack=backtrack, info=info)
+    return SDBackend(model, comma_padding_backtrack=backtrack, info=info, device=devices.device,
+                     image_rng=host_image_rng)
 
 
-def host_prompt_options() -> dict:
+def host_image_rng(shape, seeds):
+    """The host's per-image noise (``randn_source``, ``eta_noise_seed_delta`` and all) for the preview sampler."""
+    from modules import rng
+
+    return rng.ImageRNG(shape, list(seeds))
+
+
+def host_prompt_options():
     """The host's current conditioning settings: ``clip_skip`` (Clip skip) and ``emphasis`` mode."""
     from modules import shared
 

@@ -114,8 +114,9 @@ def test_host_context_trains_on_the_hosts_model_and_folders(fake_host):
     ctx = host.host_context()
     assert ctx.in_host and ctx.embeddings_folder() == fake_host.data / "embeddings"
     assert ctx.on_embedding_saved is host.register_saved_embedding
-    assert ctx.extras["sd_backend"] is host.host_sd_backend
-    assert ctx.extras["template_dirs"] == (fake_host.data / "templates",)
+    assert ctx.get_backend is host.host_sd_backend and ctx.training_lock is host.training_queue_lock
+    assert ctx.prompt_options is host.host_prompt_options
+    assert ctx.template_dirs == (fake_host.data / "templates",)
     assert ctx.progress_sink is host.training_progress_sink
     assert ctx.get_captioner is host.blip_captioner
 
@@ -150,3 +151,61 @@ def test_host_progress_sink_obeys_the_hosts_interrupt(fake_host, interrupted, st
     assert fake_host.shared.state.job_no == 3 and fake_host.shared.state.job_count == 40
     sink.end()
     assert calls == [("begin", "tilab-train"), ("end",)]
+
+
+@pytest.fixture()
+def host_with_model(fake_host, monkeypatch, tiny_sd_model):
+    """The fake host with a loaded model, ``modules.devices`` and ``modules.rng`` (the host's names)."""
+    import torch
+
+    devices = types.ModuleType("modules.devices")
+    devices.device = torch.device("cpu")
+    rng = types.ModuleType("modules.rng")
+    made = []
+
+    class ImageRNG:  # records what the preview sampler asks the host's rng for
+        def __init__(self, shape, seeds):
+            made.append((tuple(shape), list(seeds)))
+            self.gens = [torch.Generator().manual_seed(s) for s in seeds]
+
+        def next(self):
+            return torch.stack([torch.randn(made[0][0], generator=g) for g in self.gens])
+
+    rng.ImageRNG = ImageRNG
+    for name, mod in {"modules.devices": devices, "modules.rng": rng}.items():
+        monkeypatch.setitem(sys.modules, name, mod)
+        setattr(sys.modules["modules"], name.split(".")[1], mod)
+    fake_host.shared.sd_model = tiny_sd_model
+    fake_host.shared.opts.comma_padding_backtrack = 20
+    return types.SimpleNamespace(devices=devices, made=made)
+
+
+@pytest.fixture(scope="module")
+def tiny_sd_model(tmp_path_factory):
+    from sdkit import build_tiny_sd
+
+    return build_tiny_sd("sd1", workdir=tmp_path_factory.mktemp("tiny"), seed=0)
+
+
+def test_host_backend_computes_on_the_hosts_device_with_the_hosts_noise(host_with_model):
+    from lib_ti import host
+    from lib_ti.model.sampling import sample_images
+
+    backend = host.host_sd_backend()
+    assert backend.device is not None and backend.device == host_with_model.devices.device
+    host_with_model.devices.device = __import__("torch").device("meta")  # the host's device, whatever it is
+    assert host.host_sd_backend().device.type == "meta"
+    sample_images(backend, ["a photo"], steps=2, seed=5, width=64, height=64)
+    assert host_with_model.made == [((4, 8, 8), [5])]
+
+
+def test_host_backend_refuses_an_inpainting_model(host_with_model, tmp_path):
+    from lib_ti import host
+    from sdkit import _instantiate, tiny_config
+
+    cfg = tiny_config("sd1", workdir=tmp_path)
+    cfg.model.params.conditioning_key = "hybrid"
+    cfg.model.params.unet_config.params.in_channels = 9
+    sys.modules["modules.shared"].sd_model = _instantiate(cfg, 0)
+    with pytest.raises(ValueError, match="an inpainting model"):
+        host.host_sd_backend()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, ContextManager, Optional, TypedDict
 
 from .jobs import Job, ProgressSink
 from .paths import PathGuard
@@ -25,6 +25,15 @@ def default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "ti-lab"
 
 
+class PromptOptions(TypedDict):
+    """The host's conditioning settings a run must use to match txt2img."""
+
+    #: the host's "Clip skip" (``CLIP_stop_at_last_layers``), 1 = last layer
+    clip_skip: int
+    #: the host's emphasis mode ("Original", "No norm", "None")
+    emphasis: str
+
+
 @dataclass
 class AppContext:
     """Environment of one UI build or command.
@@ -36,9 +45,14 @@ class AppContext:
         guard: resolves folders typed into the UI (restricted when the host is shared).
         settings: TI Lab's options.
         progress_sink: factory for a progress sink (host progress bar, or None for gr.Progress/tqdm).
-        get_model: returns the loaded diffusion model (the host's ``shared.sd_model``), or None.
+        get_backend: the one way to supply a model: returns the loaded model as an
+            :class:`~lib_ti.model.backend.SDBackend` (inside the host: ``shared.sd_model`` on the host's device,
+            with the host's noise). None: the user picks a checkpoint file (standalone).
         get_captioner: returns a captioner object (the host's BLIP interrogator), or None to use transformers.
         on_embedding_saved: called with the path of every embedding TI Lab writes (the host registers it).
+        training_lock: returns the context manager a run holds (the host's GPU queue lock), or None.
+        prompt_options: returns the host's Clip skip and emphasis mode, or None to use the run's own.
+        template_dirs: extra prompt-template folders searched after TI Lab's own (the host's templates folder).
     """
 
     in_host: bool = False
@@ -47,10 +61,12 @@ class AppContext:
     guard: PathGuard = field(default_factory=PathGuard)
     settings: Settings = field(default_factory=Settings)
     progress_sink: Optional[Callable[[str], ProgressSink]] = None
-    get_model: Optional[Callable[[], Any]] = None
+    get_backend: Optional[Callable[[], Any]] = None
     get_captioner: Optional[Callable[[], Any]] = None
     on_embedding_saved: Optional[Callable[[Path], None]] = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    training_lock: Optional[Callable[[], ContextManager]] = None
+    prompt_options: Optional[Callable[[], PromptOptions]] = None
+    template_dirs: tuple[Path, ...] = ()
 
     def new_job(self, desc: str = "") -> Job:
         """A job whose progress goes where this context shows progress."""

@@ -61,6 +61,29 @@ def _plain_embedding(module: Any) -> Any:
     raise TypeError(f"cannot find the token table behind {type(module).__name__}")
 
 
+def check_supported(model: Any) -> None:
+    """``ValueError`` naming the model type unless ``model`` is a text-to-image SD model TI Lab can train on.
+
+    ldm keeps ``conditioning_key`` on the ``DiffusionWrapper`` (``model.model``), where the host's loaded
+    inpainting (``hybrid``, 9 input channels), depth (``hybrid``) and instruct-pix2pix models have it.
+    """
+    key = getattr(getattr(model, "model", None), "conditioning_key", None)
+    if key is None:
+        key = getattr(model, "conditioning_key", None)
+    key = key or "crossattn"
+    unet = getattr(getattr(model, "model", None), "diffusion_model", None)
+    in_ch = getattr(unet, "in_channels", 4)
+    if key == "crossattn" and in_ch == 4:
+        return
+    kind = ("a depth model" if getattr(model, "depth_model", None) is not None
+            else "an inpainting model" if in_ch == 9
+            else "an instruct-pix2pix model" if in_ch == 8
+            else f"a {type(model).__name__} with conditioning '{key}' and {in_ch} input channels")
+    raise ValueError(f"The loaded checkpoint is {kind} ({type(model).__name__}, conditioning '{key}', {in_ch} input "
+                     f"channels); TI Lab trains embeddings on text-to-image SD 1.x / 2.x models only. Load a "
+                     f"text-to-image checkpoint and start again.")
+
+
 class SDBackend:
     """The frozen SD1/SD2 model as the training loop, sampler and embedding tools need it.
 
@@ -70,16 +93,22 @@ class SDBackend:
         comma_padding_backtrack: the host's setting of that name (default 20).
         info: returns ``(short_hash, name)`` of the checkpoint; default: from ``model.tilab_checkpoint`` (set by
             the loader), hashed on first use.
+        device: where the model computes. Inside the host this is ``modules.devices.device``: under ``--medvram`` /
+            ``--lowvram`` the host keeps parts on the CPU and moves them in forward pre-hooks, so the parameters do
+            not say where inputs belong. Default: the UNet's device (TI Lab loaded the model itself).
+        image_rng: ``(shape, seeds) -> rng`` with ``next()``, the noise the preview sampler draws (the host's
+            ``ImageRNG`` inside the host); default :class:`~lib_ti.model.sampling.ImageNoise`.
     """
 
     def __init__(self, model: Any, *, comma_padding_backtrack: int = cond_rules.DEFAULT_COMMA_BACKTRACK,
-                 info: Optional[Callable[[], tuple[Optional[str], Optional[str]]]] = None) -> None:
+                 info: Optional[Callable[[], tuple[Optional[str], Optional[str]]]] = None,
+                 device: Any = None, image_rng: Optional[Callable[..., Any]] = None) -> None:
         import torch
 
         self.model = model
-        if getattr(model, "conditioning_key", "crossattn") != "crossattn":
-            raise ValueError(f"only text-to-image models are supported (conditioning_key 'crossattn'), this one uses "
-                             f"{model.conditioning_key!r} (inpainting / instruct / depth models are not)")
+        check_supported(model)
+        self._device = torch.device(device) if device is not None else None
+        self._image_rng = image_rng
         self.encoder = raw_text_encoder(model)
         if hasattr(self.encoder, "transformer") and hasattr(self.encoder, "tokenizer"):
             self.family = "sd1"
@@ -125,8 +154,29 @@ class SDBackend:
 
     @property
     def device(self) -> "torch.device":
-        """Where the UNet lives (the text encoder and VAE may be elsewhere in low-memory mode)."""
+        """Where the model computes: the host's device, else where the UNet lives."""
+        if self._device is not None:
+            return self._device
         return next(self.model.model.parameters()).device
+
+    @property
+    def host_offloads(self) -> bool:
+        """True when the host's ``--medvram``/``--lowvram`` hooks move model parts (leave placement to them)."""
+        return bool(getattr(self.model, "lowvram", False))
+
+    def precision(self, requested: str = "auto") -> Any:
+        """The :class:`~lib_ti.model.precision.PrecisionPlan` for this model's loaded weights on its device."""
+        from .precision import decide_precision, weights_dtype
+
+        return decide_precision(requested, self.device, weights_dtype(self.model))
+
+    def image_rng(self, shape: Any, seeds: Any) -> Any:
+        """Per-image noise streams for the preview sampler (the host's own inside the host)."""
+        if self._image_rng is not None:
+            return self._image_rng(shape, seeds)
+        from .sampling import ImageNoise
+
+        return ImageNoise(shape, seeds, device=self.device)
 
     @property
     def num_layers(self) -> int:
@@ -205,7 +255,8 @@ class SDBackend:
         per_prompt = [self.prompt_chunks(p, embeddings, emphasis=emphasis) for p in prompts]
         n_chunks = max(len(c) for c in per_prompt)
         empty = cond_rules.empty_chunk(self.tok)
-        device = self.token_table.device
+        # the host's device: under --medvram the text encoder is on the CPU until its pre-hook moves it
+        device = self._device if self._device is not None else self.token_table.device
         zs = []
         for i in range(n_chunks):
             batch = [c[i] if i < len(c) else empty for c in per_prompt]
@@ -298,6 +349,8 @@ class SDBackend:
         return next(self.model.first_stage_model.parameters()).dtype
 
     def _vae_device(self) -> "torch.device":
+        if self.host_offloads:  # the host's encode/decode wrappers move the VAE to its device first
+            return self.device
         return next(self.model.first_stage_model.parameters()).device
 
     def encode_images(self, x: "torch.Tensor") -> Any:

@@ -1,16 +1,54 @@
 """Preview sampler: k-diffusion samplers with classifier-free guidance on the frozen model.
 
 Our own sampler instead of the host's txt2img, because the host's conditioning cache does not
-key on embedding values and can return stale previews. Every preview for a given seed starts
-from the same CPU-drawn noise, and Euler a draws its per-step noise from a seeded CPU generator,
-so previews at different steps differ only by what the embedding learned.
+key on embedding values and can return stale previews. The image it makes is the image the host's
+txt2img makes with the same embedding, seed, sampler, steps and size: the same sigmas, the same
+cond/uncond batch, and the same noise. The host draws noise per image (:class:`ImageNoise` here,
+the host's own ``modules.rng.ImageRNG`` inside the host through ``SDBackend.image_rng``): image
+``i`` owns a generator seeded with ``seed + i``; its first draw is the starting latent and every
+later draw (an ancestral sampler's per-step noise) continues the same generator, re-seeded with
+``seed + eta_noise_seed_delta`` after the first draw when that host option is set.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
+#: The preview samplers, in menu order; the training configuration, the sweep and the UI read this list.
 SAMPLERS = ("Euler a", "DPM++ 2M Karras")
+DEFAULT_SAMPLER = SAMPLERS[0]
+
+
+class ImageNoise:
+    """The host's per-image noise streams (``modules.rng.ImageRNG`` with ``randn_source`` "CPU", no subseeds).
+
+    ``next()`` returns a (B, *shape) batch: the first call the starting noise, later calls the per-step noise.
+    """
+
+    def __init__(self, shape: Sequence[int], seeds: Sequence[int], eta_noise_seed_delta: int = 0,
+                 device: Any = "cpu") -> None:
+        import torch
+
+        self.shape = tuple(int(s) for s in shape)
+        self.seeds = [int(s) for s in seeds]
+        self.delta = int(eta_noise_seed_delta or 0)
+        self.device = device
+        self.generators = [torch.Generator().manual_seed(s) for s in self.seeds]
+        self.first = True
+
+    def next(self) -> Any:
+        import torch
+
+        xs = [torch.randn(self.shape, generator=g) for g in self.generators]
+        if self.first:
+            self.first = False
+            if self.delta:
+                self.generators = [torch.Generator().manual_seed(s + self.delta) for s in self.seeds]
+        return torch.stack(xs).to(self.device)
+
+
+#: ``(shape, seeds) -> object with next()``: how a backend draws noise (the host passes its own ``ImageRNG``).
+NoiseFactory = Callable[[Sequence[int], Sequence[int]], Any]
 
 
 class _CFGDenoiser:
@@ -24,10 +62,10 @@ class _CFGDenoiser:
 
         if self.scale == 1.0:
             return self.denoiser(x, sigma, cond=self.cond)
-        if self.cond.shape[1] == self.uncond.shape[1]:
+        if self.cond.shape[1] == self.uncond.shape[1]:  # the host's batch order: conds first, then unconds
             out = self.denoiser(torch.cat([x, x]), torch.cat([sigma, sigma]),
-                                cond=torch.cat([self.uncond, self.cond]))
-            uncond, cond = out.chunk(2)
+                                cond=torch.cat([self.cond, self.uncond]))
+            cond, uncond = out.chunk(2)
         else:  # prompts of different 75-token chunk counts: two calls
             uncond = self.denoiser(x, sigma, cond=self.uncond)
             cond = self.denoiser(x, sigma, cond=self.cond)
@@ -59,16 +97,19 @@ def sample_latents(
     cond: Any,
     uncond: Any,
     *,
-    sampler: str = "Euler a",
+    sampler: str = DEFAULT_SAMPLER,
     steps: int = 20,
     cfg_scale: float = 7.0,
     seed: int = 1,
     width: int = 512,
     height: int = 512,
+    precision: str = "auto",
 ) -> Any:
     """Latents (B, 4, H/8, W/8) for conditionings ``cond``/``uncond`` (B, 77k, C), one seed per image ``seed + i``."""
     import torch
     import k_diffusion as K
+
+    from .precision import autocast_for
 
     if sampler not in SAMPLERS:
         raise ValueError(f"Unknown sampler '{sampler}'. Choose one of: {', '.join(SAMPLERS)}.")
@@ -78,21 +119,14 @@ def sample_latents(
     device = backend.device
     sigmas = sigmas_for(den, sampler, steps).to(device)
     b = cond.shape[0]
-    shape = (4, height // 8, width // 8)
-    x = torch.stack([torch.randn(shape, generator=torch.Generator().manual_seed(seed + i)) for i in range(b)])
-    x = x.to(device) * sigmas[0]
+    rng = backend.image_rng((4, height // 8, width // 8), [seed + i for i in range(b)])
+    x = rng.next().to(device) * sigmas[0]
     model = _CFGDenoiser(den, cond, uncond, cfg_scale)
-    from .precision import autocast_for, model_amp_dtype
-
-    amp = model_amp_dtype("auto", device, backend.model)
-    with torch.no_grad(), autocast_for(device, amp is not None, amp):
+    with torch.no_grad(), autocast_for(device, backend.precision(precision)):
         if sampler == "Euler a":
-            gen = torch.Generator().manual_seed(seed)
-
-            def noise_sampler(sigma, sigma_next):
-                return torch.randn(x.shape, generator=gen).to(device)
-
-            return K.sampling.sample_euler_ancestral(model, x, sigmas, disable=True, noise_sampler=noise_sampler)
+            # the host replaces k-diffusion's torch.randn_like with its rng's next(): the same draws, in order
+            return K.sampling.sample_euler_ancestral(model, x, sigmas, disable=True,
+                                                     noise_sampler=lambda s, s_next: rng.next().to(device))
         return K.sampling.sample_dpmpp_2m(model, x, sigmas, disable=True)
 
 
@@ -114,7 +148,7 @@ def sample_images(
     *,
     negative: str = "",
     embeddings: Optional[Mapping[str, Any]] = None,
-    sampler: str = "Euler a",
+    sampler: str = DEFAULT_SAMPLER,
     steps: int = 20,
     cfg_scale: float = 7.0,
     seed: int = 1,
@@ -122,6 +156,7 @@ def sample_images(
     height: int = 512,
     clip_skip: int = 1,
     emphasis: str = "Original",
+    precision: str = "auto",
 ) -> list:
     """Images for ``prompts`` with the given (in-training or loaded) embeddings, deterministic per seed."""
     import torch
@@ -131,5 +166,5 @@ def sample_images(
         cond = backend.encode_prompts(list(prompts), embeddings, clip_skip=clip_skip, emphasis=emphasis)
         uncond = backend.encode_prompts([negative] * len(prompts), embeddings, clip_skip=clip_skip, emphasis=emphasis)
     z = sample_latents(backend, cond, uncond, sampler=sampler, steps=steps, cfg_scale=cfg_scale, seed=seed,
-                       width=width, height=height)
+                       width=width, height=height, precision=precision)
     return latents_to_images(backend, z)

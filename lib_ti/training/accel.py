@@ -3,18 +3,20 @@
 - :func:`sdpa_attention`: ldm's ``CrossAttention`` via ``F.scaled_dot_product_attention`` on
   CUDA. Inside the host the host's own attention optimisation is already installed on the class;
   we only patch modules still running ldm's original forward.
+- :func:`frozen_weights`: the model's trainable flags off for the run, restored exactly.
 - :func:`gradient_checkpointing`: ``torch.utils.checkpoint`` around transformer, res and
   attention blocks. ldm's own checkpoint function differentiates w.r.t. the (frozen) block
   parameters and fails when none require grad, so we wrap the blocks' ``_forward`` instead
   (as the host's ``sd_hijack_checkpoint`` does).
 
-Patches are per instance (``module.forward = ...``) and removed by deleting the attribute.
+Patches are per instance (``module.forward = ...``, :func:`_patched_forwards`) and removed by deleting the
+attribute.
 """
 
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator
+from typing import Any, Callable, ContextManager, Iterable, Iterator
 
 from ..model.precision import device_type
 
@@ -50,42 +52,68 @@ def _ldm_cross_attention_modules(model: Any) -> list:
 
 
 @contextlib.contextmanager
-def sdpa_attention(model: Any, device: Any, enabled: bool = True) -> Iterator[int]:
-    """Yields how many attention modules were switched (0 off CUDA or when the host already patched)."""
+def _patched_forwards(modules: Iterable[Any], make_forward: Callable[[Any], Callable]) -> Iterator[int]:
+    """Give each module an instance-level ``forward`` from ``make_forward(module)``; remove them all on exit.
+
+    Modules that already carry an instance ``forward`` (someone else's patch) are left alone.
+    """
     patched = []
-    if enabled and device_type(device) == "cuda":
-        for m in _ldm_cross_attention_modules(model):
-            m.forward = _sdpa_forward(m)
-            patched.append(m)
     try:
+        for m in modules:
+            if "forward" not in vars(m):
+                m.forward = make_forward(m)
+                patched.append(m)
         yield len(patched)
     finally:
         for m in patched:
             vars(m).pop("forward", None)
+
+
+def sdpa_attention(model: Any, device: Any, enabled: bool = True) -> ContextManager[int]:
+    """Yields how many attention modules were switched (0 off CUDA or when the host already patched)."""
+    on = enabled and device_type(device) == "cuda"
+    return _patched_forwards(_ldm_cross_attention_modules(model) if on else [], _sdpa_forward)
+
+
+def _checkpointed_forward(module: Any) -> Callable:
+    import torch.utils.checkpoint as ckpt
+
+    inner = module._forward
+
+    def forward(*args, **kwargs):
+        return ckpt.checkpoint(inner, *args, use_reentrant=False, **kwargs)
+
+    return forward
+
+
+#: ldm blocks whose ``_forward`` is wrapped (ldm's own checkpoint flag wants trainable block weights).
+CHECKPOINTED_BLOCKS = frozenset({"BasicTransformerBlock", "ResBlock", "AttentionBlock"})
+
+
+def gradient_checkpointing(model: Any, enabled: bool = True) -> ContextManager[int]:
+    """Recompute block activations in backward; yields the number of wrapped blocks."""
+    blocks = [m for m in model.modules() if type(m).__name__ in CHECKPOINTED_BLOCKS and hasattr(m, "_forward")]
+    return _patched_forwards(blocks if enabled else [], _checkpointed_forward)
 
 
 @contextlib.contextmanager
-def gradient_checkpointing(model: Any, enabled: bool = True) -> Iterator[int]:
-    """Recompute block activations in backward; yields the number of wrapped blocks."""
-    import torch.utils.checkpoint as ckpt
+def frozen_weights(model: Any) -> Iterator[int]:
+    """Weights that require grad stop requiring it for the run and get exactly their flags back on exit.
 
-    patched = []
-    if enabled:
-        names = {"BasicTransformerBlock", "ResBlock", "AttentionBlock"}
-        for m in model.modules():
-            if type(m).__name__ in names and hasattr(m, "_forward") and "forward" not in vars(m):
-                inner = m._forward
-
-                def forward(*args, _inner=inner, **kwargs):
-                    return ckpt.checkpoint(_inner, *args, use_reentrant=False, **kwargs)
-
-                m.forward = forward
-                patched.append(m)
+    Why: the host never freezes ``shared.sd_model``. The loop already asks autograd for the vectors' gradient
+    only, so no weight gets a ``.grad`` either way; with the flags off autograd also does not record what weight
+    gradients would need (saved activations, weight-gradient kernels), which is most of the step's memory and a
+    third of its backward compute. The host's queue lock keeps its own jobs out while this is in effect, and the
+    flags are restored even when the run fails. Yields how many parameters were switched.
+    """
+    switched = [p for p in model.parameters() if p.requires_grad]
     try:
-        yield len(patched)
+        for p in switched:
+            p.requires_grad_(False)
+        yield len(switched)
     finally:
-        for m in patched:
-            vars(m).pop("forward", None)
+        for p in switched:
+            p.requires_grad_(True)
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -98,10 +126,22 @@ def is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
 
 
-OOM_REMEDIES = (
-    "lower the training resolution (e.g. 384 or 256)",
-    "turn on gradient checkpointing",
-    "use batch size 1 (raise gradient accumulation to keep the effective batch)",
-    "turn on low-memory mode (keeps the VAE off the GPU)",
-    "close other programs using the GPU",
-)
+def oom_advice(cfg: Any, stage: str = "") -> str:
+    """What to lower, named by its setting and current value, most effective first for the stage that failed."""
+    tips = []
+    if stage.startswith("making the previews"):
+        w, h = cfg.preview_width or cfg.width, cfg.preview_height or cfg.height
+        tips.append(f"lower the preview size (Preview width/height, now {w}×{h}) or use fewer preview prompts "
+                    f"(now {len(cfg.preview_prompts)})")
+    if max(cfg.width, cfg.height) > 64:
+        tips.append(f"lower Width/Height (now {cfg.width}×{cfg.height}, e.g. {max(64, cfg.width * 3 // 4 // 64 * 64)})")
+    if not stage.startswith(("caching latents", "making the previews")):
+        if cfg.batch_size > 1:
+            tips.append(f"lower Batch size (now {cfg.batch_size}) and raise Gradient accumulation (now "
+                        f"{cfg.grad_accum}) to keep the effective batch")
+        if not cfg.gradient_checkpointing:
+            tips.append("turn on Gradient checkpointing")
+    if not cfg.low_memory:
+        tips.append("turn on Low-memory mode (keeps the VAE and latents off the GPU)")
+    tips.append("close other programs using the GPU")
+    return "Try: " + "; ".join(tips) + "."

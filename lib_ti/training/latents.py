@@ -66,21 +66,24 @@ def build_cache(
     generator: Any = None,
     should_stop: Callable[[], bool] = lambda: False,
     progress: Callable[[int, int], None] = lambda done, total: None,
+    plan: Any = None,
 ) -> LatentCache:
     """Encode each image exactly once. ``keep_on`` is where the cache lives (the training device or CPU);
-    ``generator`` (CPU) draws the "once" samples, so a run's latents depend only on its seed."""
+    ``generator`` (CPU) draws the "once" samples, so a run's latents depend only on its seed. ``plan`` is the run's
+    :class:`~lib_ti.model.precision.PrecisionPlan` (default: the backend's plan for "auto")."""
     import torch
 
     from ..model.precision import autocast_for
 
     device = device or backend.device
+    plan = plan if plan is not None else backend.precision("auto")
     outs, stds = [], []
     calls = 0
     for i, item in enumerate(items):
         if should_stop():
             raise InterruptedError("Stopped while caching latents; nothing was trained yet.")
         pixels = load_pixels(item.path, width, height).unsqueeze(0).to(device)
-        with torch.no_grad(), autocast_for(device, enabled=True):
+        with torch.no_grad(), autocast_for(device, plan):
             dist = backend.encode_images(pixels)
             calls += 1
             if method == "random":

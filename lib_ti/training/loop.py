@@ -1,7 +1,9 @@
 """The Textual Inversion optimisation loop.
 
-Only the ``N x D`` vectors are trained (AdamW, weight decay 0 as in the host); the model is
-frozen and holds no gradients or optimizer state. The loop follows the host's trainer step for
+Only the ``N x D`` vectors are trained (AdamW, weight decay 0 as in the host). Gradients are taken with
+``torch.autograd.grad`` with respect to the vectors alone, so no model weight ever receives a ``.grad``, even
+inside the host, which leaves ``shared.sd_model`` trainable (see :func:`~lib_ti.training.accel.frozen_weights`
+for how autograd is also kept from recording weight gradients). The loop follows the host's trainer step for
 step where the host defines behaviour (batch order, prompt filling, schedule calls per
 micro-batch, loss = MSE against eps or v), and adds what the host lacks: unscaled gradient
 clipping, exact resume, fixed-batch loss, NaN/OOM handling and atomic writes.
@@ -24,9 +26,9 @@ from typing import Any, Callable, Optional
 from ..core.fsutil import atomic_write_text
 from ..core.jobs import Job
 from . import checkpoint as ckpt
-from ..model.precision import autocast_for, model_amp_dtype
-from .accel import OOM_REMEDIES, gradient_checkpointing, is_out_of_memory, sdpa_attention
-from .config import TrainConfig
+from ..model.precision import autocast_for, grad_scaler
+from .accel import frozen_weights, gradient_checkpointing, is_out_of_memory, oom_advice, sdpa_attention
+from .config import TrainConfig, check_resume_config
 from .dataset import EpochSampler, effective_sizes, epoch_position, first_item_prompt, scan_folder
 from .latents import LatentCache, build_cache
 from .logs import TrainLog
@@ -62,20 +64,6 @@ class TrainResult:
     message: str
     run_dir: Path
     previews: list[Path] = field(default_factory=list)
-
-
-#: Settings that shape the random streams or the batches; a resume with any of them changed is not exact.
-RESUME_FIXED = ("name", "data_dir", "template", "learn_rate", "steps", "batch_size", "grad_accum", "width", "height",
-                "latent_method", "shuffle_tags", "tag_dropout", "flip_p", "clip_grad_mode", "clip_grad_value", "seed",
-                "clip_skip", "emphasis", "filename_word_regex", "filename_join")
-
-
-def check_resume_config(saved: dict, current: dict, path: Path) -> None:
-    """``ValueError`` naming the first setting that differs from the checkpoint's run (resume must be exact)."""
-    for key in RESUME_FIXED:
-        if key in saved and str(saved[key]) != str(current.get(key)):
-            raise ValueError(f"Cannot resume exactly from '{path.name}': {key} was {saved[key]!r} in that run, now "
-                             f"{current.get(key)!r}. Use the same settings, or start a new run from the saved .pt.")
 
 
 class Trainer:
@@ -139,13 +127,15 @@ class Trainer:
         # host: when neither shuffle nor dropout is on, each image's prompt is made once, in dataset order
         self.fixed_prompts = None if self.maker.per_sample else [self.maker.make(it.caption) for it in self.items]
 
-        self.amp = model_amp_dtype(cfg.precision, self.device, self.backend.model)
+        self.plan = self.backend.precision(cfg.precision)
+        self._status(f"Precision: {self.plan.reason}.")
         keep_on = "cpu" if cfg.low_memory else self.device
         self._status(f"Caching latents of {len(self.items)} images ({cfg.latent_method})…")
+        self.stage = "caching latents"
         self.cache: LatentCache = build_cache(
             self.backend, self.items, cfg.latent_method, cfg.width, cfg.height,
             device=self.device, keep_on=keep_on, generator=self.gen, should_stop=lambda: self.job.interrupted,
-            progress=lambda d, t: self._status(f"Caching latents {d}/{t}"),
+            progress=lambda d, t: self._status(f"Caching latents {d}/{t}"), plan=self.plan,
         )
         if cfg.low_memory:
             self._vae_to("cpu")
@@ -179,13 +169,18 @@ class Trainer:
                            if cfg.clip_grad_mode != "disabled" else None)
         self.opt.param_groups[0]["lr"] = self.sched.learn_rate
         self.sampler = EpochSampler(len(self.items), self.batch_size, self.grad_accum, self.data_rng)
-        self.scaler = torch.cuda.amp.GradScaler() if self.amp is torch.float16 else None
+        self.scaler = grad_scaler(self.plan)
 
-        self.log = TrainLog.read(cfg.run_dir) if state is not None else TrainLog(cfg.run_dir)
+        # a resumed run, or a continued one whose folder starts with the earlier history, keeps rows up to its step
+        self.log = TrainLog.read(cfg.run_dir)
+        self.log.truncate(self.step)
         if state is not None:
-            self.log.truncate(self.step)
             self._load_state(state)
-        self._fixed_batch()
+        # The fixed-batch loss of the starting vectors is the plot's first point. It is computed lazily, at the
+        # first evaluation (a run shorter than eval_every never pays for it): set-up before step 1 stays cheap.
+        self.eval_x0 = None
+        self._baseline = (self.vec.detach().clone() if cfg.eval_every and self.step == self.start_step
+                          and not self.log.metric_rows else None)
         self.prepared = True
         self._write_settings()
 
@@ -194,6 +189,9 @@ class Trainer:
         self.sched.load_state_dict(state["scheduler"])
         if self.clip_sched is not None and state.get("clip_scheduler"):
             self.clip_sched.load_state_dict(state["clip_scheduler"])
+        saved_steps = int(json.loads(state["config"]).get("steps", self.cfg.steps))
+        if saved_steps != self.cfg.steps:  # max steps raised: replay the schedule calls under the new max steps
+            self._replay_schedules(int(state["origin_step"]), int(state["step"]))
         self.opt.param_groups[0]["lr"] = self.sched.learn_rate
         self.sampler.load_state_dict(state["sampler"])
         ckpt.set_python_rng_state(state["data_rng"], self.data_rng)
@@ -204,8 +202,26 @@ class Trainer:
         if state.get("fixed_prompts") is not None:
             self.fixed_prompts = list(state["fixed_prompts"])
 
+    def _replay_schedules(self, origin: int, step: int) -> None:
+        """Put the schedules where an uninterrupted run with the new max steps would be at ``step``.
+
+        The host advances a schedule once per micro-batch call; replaying those calls reproduces its
+        position (including its one-entry-per-call quirk) without touching any random stream.
+        """
+        from ..schedule.parse import HostScheduler
+
+        self.sched = HostScheduler(self.cfg.learn_rate, self.cfg.steps, origin)
+        if self.clip_sched is not None:
+            self.clip_sched = HostScheduler(self.cfg.clip_grad_value, self.cfg.steps, origin)
+        for s in range(origin, step):
+            for _ in range(self.grad_accum):
+                self.sched.step(s)
+                if self.clip_sched is not None:
+                    self.clip_sched.step(s)
+
     def _fixed_batch(self) -> None:
-        """Fixed images x fixed timesteps x fixed noise: a loss comparable across steps and runs."""
+        """Fixed images x fixed timesteps x fixed noise: a loss comparable across steps and runs (built on first
+        use; its own generator, so when it is built changes no random stream of the run)."""
         import torch
 
         k = min(self.cfg.eval_size, len(self.items))
@@ -223,6 +239,8 @@ class Trainer:
         atomic_write_text(self.cfg.run_dir / "settings.json", json.dumps(info, indent=2, default=str))
 
     def _vae_to(self, device: Any) -> None:
+        if self.backend.host_offloads:  # the host's --medvram/--lowvram hooks own placement
+            return
         fsm = getattr(self.backend.model, "first_stage_model", None)
         if fsm is not None:
             fsm.to(device)
@@ -234,26 +252,32 @@ class Trainer:
         import torch.nn.functional as F
 
         b = self.backend
+        if b.parameterization not in ("eps", "v"):
+            raise TrainingError(f"Unknown parameterization {b.parameterization!r} of the loaded model: TI Lab trains "
+                                "eps- and v-prediction models (ldm's p_losses targets).")
         a = b.alphas_cumprod.to(self.device, torch.float32)[t].view(-1, 1, 1, 1)
         x_noisy = a.sqrt() * x0 + (1 - a).sqrt() * noise
-        with autocast_for(self.device, self.amp is not None, self.amp):
+        with autocast_for(self.device, self.plan):
             cond = b.encode_prompts(prompts, {self.cfg.name: vec}, clip_skip=self.cfg.clip_skip,
                                     emphasis=self.cfg.emphasis)
             out = b.apply_model(x_noisy, t, cond)
         target = noise if b.parameterization == "eps" else a.sqrt() * noise - (1 - a).sqrt() * x0
         return F.mse_loss(out.float(), target.float())
 
-    def fixed_loss(self) -> float:
-        """Loss of the current vectors on the fixed batch (no gradients)."""
+    def fixed_loss(self, vec=None) -> float:
+        """Loss of the current (or given) vectors on the fixed batch (no gradients)."""
         import torch
 
+        if self.eval_x0 is None:
+            self._fixed_batch()
+        vec = self.vec.detach() if vec is None else vec
         with torch.no_grad():
             total, n = 0.0, len(self.eval_prompts)
             chunk = max(1, self.batch_size * 4)
             for s in range(0, n, chunk):
                 sl = slice(s, s + chunk)
                 part = self.loss_on(self.eval_x0[sl], self.eval_noise[sl], self.eval_t[sl],
-                                    self.eval_prompts[sl], self.vec.detach())
+                                    self.eval_prompts[sl], vec)
                 total += float(part) * len(self.eval_prompts[sl])
         return total / n
 
@@ -269,13 +293,14 @@ class Trainer:
         noise = torch.randn(x0.shape, generator=self.gen).to(self.device)
         t = torch.randint(0, int(self.backend.alphas_cumprod.shape[0]), (len(idx),), generator=self.gen).to(self.device)
         loss = self.loss_on(x0, noise, t, prompts, self.vec) / self.grad_accum
-        if self.scaler is not None:
-            self.scaler.scale(loss).backward()
-        else:
-            loss.backward()
+        scaled = self.scaler.scale(loss) if self.scaler is not None else loss
+        # the vectors' gradient only: the model's weights get none, whatever their requires_grad flags say
+        (grad,) = torch.autograd.grad(scaled, [self.vec])
+        self.vec.grad = grad if self.vec.grad is None else self.vec.grad + grad
         return loss.detach()
 
-    def _apply_update(self) -> None:
+    def _update(self) -> None:
+        """One optimizer step on the accumulated (unscaled, clipped) gradient of the vectors."""
         import torch
 
         cfg = self.cfg
@@ -366,7 +391,7 @@ class Trainer:
                 self.backend, prompts, negative=cfg.preview_negative, embeddings={cfg.name: self.vec.detach()},
                 sampler=cfg.preview_sampler, steps=cfg.preview_steps, cfg_scale=cfg.preview_cfg,
                 seed=cfg.preview_seed, width=cfg.preview_width or cfg.width, height=cfg.preview_height or cfg.height,
-                clip_skip=cfg.clip_skip, emphasis=cfg.emphasis,
+                clip_skip=cfg.clip_skip, emphasis=cfg.emphasis, precision=cfg.precision,
             )
         finally:
             if cfg.low_memory:
@@ -382,98 +407,133 @@ class Trainer:
 
     # ------------------------------------------------------------------ run
     def run(self) -> TrainResult:
-        """Train until the schedule ends, Interrupt, NaN/inf or out-of-memory; always saves what is good."""
-        if not self.prepared:
-            self.prepare()
+        """Train until the schedule ends, Interrupt, NaN/inf or out-of-memory; always saves what is good.
+
+        The job (inside the host: the host's progress state) begins before set-up and ends in one ``finally``,
+        so whichever stage fails (latent caching, the first evaluation, a preview, a save), the host is released.
+        """
         cfg = self.cfg
-        model = self.backend.model
-        with sdpa_attention(model, self.device, cfg.sdpa), gradient_checkpointing(model, cfg.gradient_checkpointing):
-            result = self._run()
+        self.job.begin(cfg.steps, f"Training {cfg.name}")
+        try:
+            if not self.prepared:
+                self.stage = "set-up"
+                try:
+                    self.prepare()
+                except Exception as exc:  # noqa: BLE001 - OOM in set-up is a message with advice, like in the loop
+                    if is_out_of_memory(exc):
+                        raise TrainingError(f"Out of memory while {self.stage} ({exc.__class__.__name__}); nothing "
+                                            f"was trained yet. {oom_advice(cfg, self.stage)}") from None
+                    raise
+            model = self.backend.model
+            with frozen_weights(model), sdpa_attention(model, self.device, cfg.sdpa), \
+                    gradient_checkpointing(model, cfg.gradient_checkpointing):
+                result = self._run()
+        finally:
+            self.job.end()
         self.log.flush()
         self.on_event("done", result)
         return result
 
     def _run(self) -> TrainResult:
-        import torch
-
-        cfg = self.cfg
-        total = cfg.steps
-        self.job.begin(total, f"Training {cfg.name}")
+        """The loop: accumulate, update, evaluate, save; then the final outputs whatever the outcome."""
         self.job.done = self.step
         last_good = self.vec.detach().clone()
-        last_state: Optional[Path] = None
+        self.last_state: Optional[Path] = None
         status, message = "finished", ""
         self.last_prompt = ""
-        if cfg.eval_every and self.step == self.start_step and not self.log.metric_rows:
-            self.log.add_metrics(self.step, self.fixed_loss(), self._norms())
         try:
             while True:
                 t0 = time.perf_counter()
-                loss_sum = 0.0
-                stop = None
-                for k in range(self.grad_accum):
-                    # host order: schedule first (one entry per call), then the stop checks
-                    before = self.sched.state_dict()
-                    if self.sched.step(self.step):
-                        self.opt.param_groups[0]["lr"] = self.sched.learn_rate
-                    if self.sched.finished:
-                        stop = "finished"
-                        break
-                    # Interrupt only between updates: a half-accumulated step would have drawn batches and
-                    # noise that the checkpoint could not replay, and undo this call so resume repeats it.
-                    if k == 0 and self.job.interrupted:
-                        self.sched.load_state_dict(before)
-                        self.opt.param_groups[0]["lr"] = self.sched.learn_rate
-                        stop = "interrupted"
-                        break
-                    if self.clip_sched is not None:
-                        self.clip_sched.step(self.step)
-                    loss = float(self._micro_batch())
-                    if not math.isfinite(loss):
+                self.stage = f"training step {self.step + 1}"
+                loss_sum, stop = self._accumulate()
+                if stop is None:
+                    lr = self.sched.learn_rate
+                    self._update()
+                    if not self._vectors_finite():
                         stop = "nan"
-                        break
-                    loss_sum += loss
                 if stop is not None:
                     self.opt.zero_grad(set_to_none=True)
                     status = stop
                     break
-                lr = self.sched.learn_rate
-                self._apply_update()
-                if not bool(torch.isfinite(self.vec).all()):
-                    status = "nan"
-                    break
                 self.step += 1
                 last_good = self.vec.detach().clone()
-                info = self._after_step(loss_sum, lr, time.perf_counter() - t0)
+                info = self._evaluate(loss_sum, lr, time.perf_counter() - t0)
                 self.on_event("step", info)
-                if cfg.save_every and self.step % cfg.save_every == 0:
-                    last_state = self.save_checkpoint()
-                if cfg.preview_every and self.step % cfg.preview_every == 0:
-                    self.make_previews()
-        except Exception as exc:  # noqa: BLE001 - OOM is reported with remedies, anything else re-raised after saving
+                self._save_due()
+        except Exception as exc:  # noqa: BLE001 - OOM is reported with advice, anything else re-raised after saving
+            self._restore(last_good)
             if not is_out_of_memory(exc):
-                self._restore(last_good)
                 self.save_final()
                 raise
             status = "oom"
-            self.opt.zero_grad(set_to_none=True)
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-            message = (f"Out of memory at step {self.step + 1} ({exc.__class__.__name__}). Try: "
-                       + "; ".join(OOM_REMEDIES) + ".")
-        finally:
-            self.job.end()
+            self._release_memory()
+            message = (f"Out of memory while {self.stage} ({exc.__class__.__name__}); kept the embedding of step "
+                       f"{self.step}. {oom_advice(self.cfg, self.stage)}")
+        self._restore(last_good)
+        return self._finish(status, message)
 
+    def _accumulate(self) -> tuple[float, Optional[str]]:
+        """Forward/backward over ``grad_accum`` micro-batches; returns the summed loss and why it stopped, if it did."""
+        loss_sum = 0.0
+        for k in range(self.grad_accum):
+            # host order: schedule first (one entry per call), then the stop checks
+            before = self.sched.state_dict()
+            if self.sched.step(self.step):
+                self.opt.param_groups[0]["lr"] = self.sched.learn_rate
+            if self.sched.finished:
+                return loss_sum, "finished"
+            # Interrupt only between updates: a half-accumulated step would have drawn batches and
+            # noise that the checkpoint could not replay, and undo this call so resume repeats it.
+            if k == 0 and self.job.interrupted:
+                self.sched.load_state_dict(before)
+                self.opt.param_groups[0]["lr"] = self.sched.learn_rate
+                return loss_sum, "interrupted"
+            if self.clip_sched is not None:
+                self.clip_sched.step(self.step)
+            loss = float(self._micro_batch())
+            if not math.isfinite(loss):
+                return loss_sum, "nan"
+            loss_sum += loss
+        return loss_sum, None
+
+    def _vectors_finite(self) -> bool:
+        import torch
+
+        return bool(torch.isfinite(self.vec).all())
+
+    def _save_due(self) -> None:
+        """Checkpoint and previews when their rhythm says so."""
+        cfg = self.cfg
+        if cfg.save_every and self.step % cfg.save_every == 0:
+            self.stage = f"saving the checkpoint of step {self.step}"
+            self.last_state = self.save_checkpoint()
+        if cfg.preview_every and self.step % cfg.preview_every == 0:
+            self.stage = f"making the previews of step {self.step}"
+            self.make_previews()
+
+    def _release_memory(self) -> None:
+        import torch
+
+        self.opt.zero_grad(set_to_none=True)
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    def _finish(self, status: str, message: str) -> TrainResult:
+        """Final embedding, a resumable checkpoint where one is due, and the message for the status line."""
+        cfg = self.cfg
         if status == "nan":
-            self._restore(last_good)
             message = (f"Loss or vectors became NaN/inf during step {self.step + 1}; stopped and kept the last "
                        f"good embedding (step {self.step}). Lower the learning rate or turn on gradient clipping.")
-        else:
-            self._restore(last_good)
         final = self.save_final()
+        last_state = self.last_state
         if status in ("interrupted", "oom") or (status == "finished" and cfg.save_every):
             if last_state is None or not last_state.name.endswith(f"-{self.step}.state.pt"):
-                last_state = self.save_checkpoint()
+                try:
+                    last_state = self.save_checkpoint()
+                except Exception as exc:  # noqa: BLE001 - after an OOM the embedding above is what matters
+                    if status != "oom":
+                        raise
+                    message += f" (The resumable checkpoint could not be saved: {exc}.)"
         if status == "finished":
             message = f"Finished at step {self.step}. Embedding saved to {final}."
         elif status == "interrupted":
@@ -491,11 +551,17 @@ class Trainer:
     def _norms(self) -> list[float]:
         return [float(x) for x in self.vec.detach().float().norm(dim=-1).cpu()]
 
-    def _after_step(self, loss: float, lr: float, seconds: float) -> StepInfo:
+    def _evaluate(self, loss: float, lr: float, seconds: float) -> StepInfo:
+        """Log the step; the fixed-batch loss when due (with the starting vectors' loss the first time)."""
         cfg = self.cfg
         epoch, epoch_step = epoch_position(self.step, self.sampler.steps_per_epoch)
         fixed = None
         if cfg.eval_every and self.step % cfg.eval_every == 0:
+            self.stage = f"evaluating the fixed batch at step {self.step}"
+            if self._baseline is not None:
+                base, self._baseline = self._baseline, None
+                self.log.add_metrics(self.start_step, self.fixed_loss(base),
+                                     [float(x) for x in base.float().norm(dim=-1).cpu()])
             fixed = self.fixed_loss()
         norms = self._norms()
         if cfg.log_every and self.step % cfg.log_every == 0:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lib_ti.model.precision import amp_dtype, model_amp_dtype, weights_dtype
+from lib_ti.model.precision import weights_dtype
 from lib_ti.training.accel import (_ldm_cross_attention_modules, _sdpa_forward, gradient_checkpointing,
                                    is_out_of_memory, sdpa_attention)
 
@@ -40,9 +40,8 @@ def test_sdpa_attention_matches_ldm_attention(backend):
 def test_gpu_only_switches_are_off_on_cpu(backend):
     with sdpa_attention(backend.model, "cpu") as n:
         assert n == 0
-    assert amp_dtype("auto", "cpu") is None and amp_dtype("fp16", "cpu") is None
     assert weights_dtype(backend.model) == torch.float32
-    assert model_amp_dtype("fp32", "cpu", backend.model) is None
+    assert backend.precision("fp16").autocast is None and backend.precision("auto").weights == torch.float32
 
 
 @pytest.mark.parametrize("exc, expected", [

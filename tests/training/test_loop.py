@@ -116,7 +116,8 @@ def test_out_of_memory_names_remedies_and_loses_nothing(backend, make_config, mo
     _poison_after(backend, monkeypatch, 4, boom)
     _, result, _ = run(backend, make_config(steps=10, save_every=2))
     assert result.status == "oom" and result.step == 4
-    for remedy in ("resolution", "gradient checkpointing", "batch size 1"):
+    assert "while training step 5" in result.message
+    for remedy in ("lower Batch size (now 2)", "turn on Gradient checkpointing", "turn on Low-memory mode"):
         assert remedy in result.message
     assert (result.run_dir / "checkpoints" / "zork-4.state.pt").exists()
     assert load_embedding(result.embedding_path).step == 4
