@@ -81,6 +81,8 @@ def inspect_embedding(emb: "Embedding", backend: Optional["SDBackend"] = None, *
     """
     import torch
 
+    if getattr(emb, "split", None) is not None:
+        return inspect_sdxl_embedding(emb, backend, top_k=top_k)
     vec = emb.vec.detach().float()
     norms = vec.norm(dim=1).cpu().tolist()
     report: dict[str, Any] = {
@@ -112,8 +114,55 @@ def inspect_embedding(emb: "Embedding", backend: Optional["SDBackend"] = None, *
     return report
 
 
+class _EncoderView:
+    """One SDXL text encoder seen as an SD1 (HF CLIP) or SD2 (open_clip) backend, for the per-encoder report."""
+
+    def __init__(self, enc: Any) -> None:
+        from types import SimpleNamespace
+
+        self.family = "sd1" if enc.hf_tokenizer is not None else "sd2"
+        self.encoder = SimpleNamespace(tokenizer=enc.hf_tokenizer)
+        self.token_table = enc.token_table
+        self.embedding_width = enc.width
+
+
+def inspect_sdxl_embedding(emb: "Embedding", backend: Optional[Any] = None, *, top_k: int = 5) -> dict:
+    """The report of an SDXL embedding: the common fields plus ``encoders`` = ``{"clip_l": report, "clip_g":
+    report}``, each a full :func:`inspect_embedding` report against that encoder's own vocabulary — CLIP-L and
+    bigG vectors live in different spaces, so one norm ratio over both would mean nothing."""
+    from dataclasses import replace
+
+    from .embeddings import check_embedding_fits, sdxl_tensors
+
+    if backend is not None:
+        check_embedding_fits(emb, backend, emb.name)
+    views = {e.key: _EncoderView(e) for e in backend.encoders} if backend is not None else {}
+    parts = {}
+    for key, vec in sdxl_tensors(emb).items():
+        part = replace(emb, vec=vec, split=None)
+        view = views.get(key)
+        cache = f"_tilab_vocab_norms_{key}"
+        if view is not None and hasattr(backend, cache):
+            view._tilab_vocab_norms = getattr(backend, cache)
+        parts[key] = inspect_embedding(part, view, top_k=top_k)
+        if view is not None:
+            setattr(backend, cache, view._tilab_vocab_norms)
+    return {"name": emb.name, "vectors": emb.vectors, "width": emb.width, "step": emb.step,
+            "sd_checkpoint": emb.sd_checkpoint, "sd_checkpoint_name": emb.sd_checkpoint_name,
+            "encoders": parts, "warnings": [f"{k}: {w}" for k, r in parts.items() for w in r.get("warnings", [])]}
+
+
 def format_report(report: dict) -> str:
-    """The report as text lines for the command line."""
+    """The report as text lines for the command line (SDXL: one section per text encoder)."""
+    if "encoders" in report:
+        head = (f"{report['name']}: SDXL, {report['vectors']} vector(s) per encoder, step {report['step']}, "
+                f"checkpoint {report.get('sd_checkpoint_name') or '?'} [{report.get('sd_checkpoint') or '?'}]")
+        sections = []
+        for key, part in report["encoders"].items():
+            body = format_report({**part, "warnings": []}).splitlines()
+            sections.append(f"{key} ({part['width']} wide):")
+            sections += ["  " + line for line in body[1:]]
+        return "\n".join([head] + sections + [f"warning: {w}" for w in report.get("warnings", [])])
     lines = [f"{report['name']}: {report['vectors']} vector(s) × {report['width']}, step {report['step']}, "
              f"checkpoint {report.get('sd_checkpoint_name') or '?'} [{report.get('sd_checkpoint') or '?'}]"]
     if "typical_token_norm" in report:
