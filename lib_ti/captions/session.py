@@ -12,9 +12,10 @@ import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from . import edits, filters
+from ..core.paths import PathGuard
 from .sidecar import CaptionError, ConflictError, Sidecar
 
 #: Image types the host's training can read, by extension (case-insensitive).
@@ -25,11 +26,33 @@ def _natural_key(name: str) -> list:
     return [int(p) if p.isdigit() else p.casefold() for p in re.split(r"(\d+)", name)]
 
 
-def list_images(folder: Path) -> list[Path]:
-    """Images directly in ``folder`` (not sub-folders), in natural name order (img2 before img10)."""
+def _is_regular_file(entry: "os.DirEntry[str]") -> bool:
+    """A regular file (following links); a link loop, a dangling link, a FIFO or a folder is not."""
+    try:
+        return entry.is_file()
+    except OSError:  # a link loop raises ELOOP on some systems
+        return False
+
+
+def list_images(folder: Path, confine: Optional[Callable[[Path], object]] = None) -> list[Path]:
+    """Images directly in ``folder`` (not sub-folders), in natural name order (img2 before img10).
+
+    With ``confine`` (a restricted guard's ``check``, which resolves links), an image that links
+    out of the allowed folders is left out rather than shown.
+    """
     with os.scandir(folder) as it:
-        names = [e.name for e in it if e.is_file() and os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS]
-    return [Path(folder) / n for n in sorted(names, key=_natural_key)]
+        names = [e.name for e in it
+                 if os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS and _is_regular_file(e)]
+    out = []
+    for n in sorted(names, key=_natural_key):
+        path = Path(folder) / n
+        if confine is not None:
+            try:
+                confine(path)
+            except ValueError:
+                continue
+        out.append(path)
+    return out
 
 
 @dataclass
@@ -58,13 +81,27 @@ class CaptionSession:
         self._created: set[str] = set()  # keys whose file the last bulk edit created (undo removes it)
         self._by_key = {sc.image.name: i for i, sc in enumerate(self.items)}
         self._lock = threading.RLock()
+        # Images sharing a stem (a.png, a.jpg) share one caption file: a save through one updates the others,
+        # so the next save through a sibling is not a false "changed on disk" conflict.
+        by_path: dict[Path, list[int]] = {}
+        for i, sc in enumerate(self.items):
+            by_path.setdefault(sc.path, []).append(i)
+        self._siblings = {i: [j for j in group if j != i] for group in by_path.values() if len(group) > 1
+                          for i in group}
 
     @classmethod
-    def open(cls, folder: Path) -> "CaptionSession":
+    def open(cls, folder: Path, guard: Optional[PathGuard] = None) -> "CaptionSession":
+        """Load a folder's images and captions. With a restricted ``guard`` every image and caption is
+        checked after resolving links: one that links out of the allowed folders is never read."""
         folder = Path(folder)
         if not folder.is_dir():
             raise CaptionError(f"'{folder}' is not a folder.")
-        return cls(folder, [Sidecar.load(p) for p in list_images(folder)])
+        confine = (lambda p: guard.check(p, kind="file")) if guard is not None and guard.restricted else None
+        return cls(folder, [Sidecar.load(p, confine=confine) for p in list_images(folder, confine)])
+
+    def _share(self, index: int) -> None:
+        for j in self._siblings.get(index, ()):
+            self.items[j].adopt(self.items[index])
 
     # --- views -----------------------------------------------------------------------------------
 
@@ -132,9 +169,9 @@ class CaptionSession:
         """
         with self._lock:
             sc = self.items[index]
-            if sc.save(text, force=force):
-                return f"Saved {sc.name}."
-            return ""
+            saved = sc.save(text, force=force)
+            self._share(index)
+            return f"Saved {sc.name}." if saved else ""
 
     def save_key(self, key: str, text: str, *, force: bool = False) -> str:
         """Save by image name (what the UI sends with the editor's text); '' key means nothing shown."""
@@ -150,10 +187,13 @@ class CaptionSession:
             i = self._by_key.get(Path(image).name)
             if i is not None:
                 self.items[i].reload()
+                self._share(i)
 
     def reload(self, index: int) -> Sidecar:
         with self._lock:
-            return self.items[index].reload()
+            sc = self.items[index].reload()
+            self._share(index)
+            return sc
 
     # --- bulk edits --------------------------------------------------------------------------------
 
@@ -164,9 +204,11 @@ class CaptionSession:
     def _write_all(self, pairs: Sequence[tuple[str, str]]) -> BulkResult:
         result = BulkResult()
         for key, text in pairs:
-            sc = self.items[self._by_key[key]]
+            index = self._by_key[key]
+            sc = self.items[index]
             try:
                 sc.save(text)
+                self._share(index)
                 result.written.append(key)
             except CaptionError as exc:  # conflicts included: never overwrite silently
                 result.refused.append(str(exc))
@@ -197,6 +239,7 @@ class CaptionSession:
                 elif ch.key in self._created:
                     try:
                         sc.remove()
+                        self._share(self._by_key[ch.key])
                         result.written.append(ch.key)
                     except CaptionError as exc:
                         result.refused.append(str(exc))

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
+#: Largest step count a trace accepts (far beyond any run; keeps numbers exact in JSON doubles).
+MAX_STEPS = 2**53
 
 def _trace_one(value: object) -> dict:
     from ..schedule.parse import ScheduleError, trace
+    from ._io import json_int
 
     if not isinstance(value, dict):
         raise ValueError("each line must be a JSON object with schedule, max_steps, start_step")
     schedule = value.get("schedule")
     if not isinstance(schedule, str):
         raise ValueError("'schedule' must be a string")
-    max_steps = int(value.get("max_steps", 100000))
-    start_step = int(value.get("start_step", 0))
+    max_steps = json_int(value.get("max_steps"), "max_steps", 100000, 1, MAX_STEPS)
+    start_step = json_int(value.get("start_step"), "start_step", 0, 0, MAX_STEPS)
     try:
         return trace(schedule, max_steps, start_step).as_dict()
     except ScheduleError as exc:
@@ -24,16 +26,15 @@ def _trace_one(value: object) -> dict:
 
 
 def _cmd_trace(args: argparse.Namespace) -> int:
-    from ._io import run_jsonl
+    from ._io import run_batch, run_one
 
     if args.batch:
-        return run_jsonl(_trace_one)
+        return run_batch(_trace_one)
     if args.schedule is None:
         print("schedule trace: give a schedule string, or --batch to read JSON Lines", file=sys.stderr)
         return 2
-    result = _trace_one({"schedule": args.schedule, "max_steps": args.max_steps, "start_step": args.start_step})
-    print(json.dumps(result, indent=None if args.json else 2))
-    return 1 if "error" in result else 0
+    value = {"schedule": args.schedule, "max_steps": args.max_steps, "start_step": args.start_step}
+    return run_one(_trace_one, value, indent=None if args.json else 2)
 
 
 def _cmd_lint(args: argparse.Namespace) -> int:
@@ -54,6 +55,7 @@ def _cmd_lint(args: argparse.Namespace) -> int:
 
 def _cmd_build(args: argparse.Namespace) -> int:
     from ..schedule.presets import PRESET_BY_KEY
+    from ._io import finite_float
 
     preset = PRESET_BY_KEY[args.preset]
     values = {}
@@ -64,13 +66,30 @@ def _cmd_build(args: argparse.Namespace) -> int:
             names = ", ".join(p.name for p in preset.params)
             print(f"error: preset '{preset.key}' has no parameter '{key}' (it has: {names})", file=sys.stderr)
             return 2
-        values[key] = raw if param.kind == "text" else float(raw)
+        if param.kind == "text":
+            values[key] = raw
+            continue
+        try:
+            values[key] = finite_float(raw)
+        except argparse.ArgumentTypeError as exc:
+            print(f"error: parameter '{key}': {exc}", file=sys.stderr)
+            return 2
     try:
         print(preset.string(**values))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _presets_epilog(presets) -> str:
+    """Each preset with its parameters and defaults, from the presets themselves (written once there)."""
+    lines = ["presets and their parameters (-p NAME=VALUE):"]
+    for preset in presets:
+        lines.append(f"  {preset.key}: {preset.title}")
+        for param in preset.params:
+            lines.append(f"      {param.name}={param.default}  {param.label}")
+    return "\n".join(lines)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -94,7 +113,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     lint_p.add_argument("--start-step", type=int, default=0)
     lint_p.set_defaults(func=_cmd_lint)
 
-    b = ssub.add_parser("build", help="emit a host string from a preset: " + ", ".join(x.key for x in PRESETS))
+    b = ssub.add_parser("build", help="emit a host string from a preset: " + ", ".join(x.key for x in PRESETS),
+                        description="Emit a host schedule string from a preset; -p NAME=VALUE sets a parameter.",
+                        epilog=_presets_epilog(PRESETS), formatter_class=argparse.RawDescriptionHelpFormatter)
     b.add_argument("preset", choices=[x.key for x in PRESETS])
     b.add_argument("--param", "-p", action="append", metavar="NAME=VALUE", help="preset parameter (repeatable)")
     b.set_defaults(func=_cmd_build)

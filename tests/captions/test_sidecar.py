@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import os
 from pathlib import Path
 
@@ -19,8 +20,13 @@ ENCODINGS = [
     (b"old mac\rline", "old mac\nline", "utf-8", "\r"),
     ("caf\u00e9 \u201cquoted\u201d".encode("cp1252"), "caf\u00e9 \u201cquoted\u201d", "cp1252", "\n"),
     (b"na\xefve \x81x", "na\u00efve \x81x", "latin-1", "\n"),  # 0x81 is undefined in cp1252
-    ("wide \u00e9\r\n".encode("utf-16"), "wide \u00e9\n", "utf-16", "\r\n"),  # UTF-16 with BOM (Notepad "Unicode")
+    (codecs.BOM_UTF16_LE + "wide \u00e9\r\n".encode("utf-16-le"), "wide \u00e9\n", "utf-16-le", "\r\n"),  # Notepad "Unicode"
+    (codecs.BOM_UTF16_BE + "wide \u00e9 \U0001f525".encode("utf-16-be"), "wide \u00e9 \U0001f525", "utf-16-be", "\n"),
+    (codecs.BOM_UTF32_LE + "thirty-two \u00e9\r\n".encode("utf-32-le"), "thirty-two \u00e9\n", "utf-32-le", "\r\n"),
+    (codecs.BOM_UTF32_BE + "thirty-two \U0001f525".encode("utf-32-be"), "thirty-two \U0001f525", "utf-32-be", "\n"),
 ]
+BOM = {"utf-16-le": codecs.BOM_UTF16_LE, "utf-16-be": codecs.BOM_UTF16_BE,
+       "utf-32-le": codecs.BOM_UTF32_LE, "utf-32-be": codecs.BOM_UTF32_BE}
 
 
 @pytest.mark.parametrize("data, text, encoding, newline", ENCODINGS)
@@ -39,7 +45,7 @@ def test_edit_keeps_encoding_and_line_endings(tmp_path: Path, data, text, encodi
     assert (sc.text, sc.encoding, sc.newline) == (text, encoding, newline)
     assert sc.save(sc.text + "\nmore")
     written = (tmp_path / "x.txt").read_bytes()
-    expected = (text + "\nmore").replace("\n", newline).encode(encoding)
+    expected = BOM.get(encoding, b"") + (text + "\nmore").replace("\n", newline).encode(encoding)
     assert written == expected
     if encoding == "utf-8-sig":
         assert written.startswith(b"\xef\xbb\xbf")
