@@ -22,6 +22,7 @@ COMMANDS: tuple[str, ...] = (
     "emphasis",
     "check",
     "train",
+    "sweep",
     "captions",
     "embedding",
 )
@@ -41,12 +42,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # a lone surrogate from argv must print, not crash
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    result = args.func(args)
+    try:
+        result = args.func(args)
+    except (ValueError, OSError, RecursionError) as exc:  # bad input anywhere: a message, never a traceback
+        print(f"error: {'input nested too deeply' if isinstance(exc, RecursionError) else exc}", file=sys.stderr)
+        return 2
     return int(result or 0)
 
 

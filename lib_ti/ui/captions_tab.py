@@ -227,7 +227,7 @@ def on_load(ctx: AppContext, folder_text: str) -> list:
 
     t0 = time.perf_counter()
     try:
-        session = CaptionSession.open(ctx.guard.check(folder_text, must_exist=True, kind="folder"))
+        session = CaptionSession.open(ctx.guard.check(folder_text, must_exist=True, kind="folder"), ctx.guard)
     except (PathRefused, CaptionError, OSError) as exc:
         return [None, _message(str(exc), "error"), *show(ctx, None, 0), update()]
     out = show(ctx, session, -1)
