@@ -133,7 +133,8 @@ def on_app_started(demo: Any, app: Any) -> None:  # noqa: ARG001 - host callback
 
 
 def host_sd_backend():
-    """:class:`~lib_ti.model.backend.SDBackend` over the host's loaded model (``shared.sd_model``, SD1/SD2 only).
+    """:class:`~lib_ti.model.backend.SDBackend` over the host's loaded model (``shared.sd_model``), or for SDXL
+    (``is_sdxl``, sgm's ``DiffusionEngine``) :class:`~lib_ti.model.sdxl.SDXLBackend`.
 
     The backend reads the raw ldm text encoder from the host's wrapper (``cond_stage_model.wrapped``), the
     host's ``comma_padding_backtrack`` setting, and stamps the loaded checkpoint's short hash and model name
@@ -148,8 +149,8 @@ def host_sd_backend():
     model = shared.sd_model
     if model is None:
         raise ValueError("No Stable Diffusion checkpoint is loaded in the WebUI.")
-    if getattr(model, "is_sdxl", False) or getattr(model, "is_sd3", False):
-        raise ValueError("The loaded checkpoint is SDXL/SD3; TI Lab trains embeddings for SD 1.x and 2.x models.")
+    if getattr(model, "is_sd3", False):
+        raise ValueError("The loaded checkpoint is SD3; TI Lab trains embeddings for SD 1.x, 2.x and SDXL models.")
 
     def info():
         ci = getattr(model, "sd_checkpoint_info", None)
@@ -160,6 +161,14 @@ def host_sd_backend():
         return ci.shorthash, ci.model_name
 
     backtrack = int(getattr(shared.opts, "comma_padding_backtrack", 20))
+    if getattr(model, "is_sdxl", False):  # sgm DiffusionEngine: both text encoders, the host's size/crop options
+        from .model.sdxl import SDXLBackend
+
+        opts = shared.opts
+        return SDXLBackend(model, comma_padding_backtrack=backtrack, info=info, device=devices.device,
+                           image_rng=host_image_rng,
+                           crop=(int(getattr(opts, "sdxl_crop_top", 0)), int(getattr(opts, "sdxl_crop_left", 0))),
+                           clip_l_skip=getattr(opts, "sdxl_clip_l_skip", False) is True)
     return SDBackend(model, comma_padding_backtrack=backtrack, info=info, device=devices.device,
                      image_rng=host_image_rng)
 

@@ -14,10 +14,9 @@ from pathlib import Path
 
 
 def _backend(args: argparse.Namespace):
-    from ..model.backend import SDBackend
-    from ..model.loader import load_ldm
+    from ..model.loader import load_backend
 
-    return SDBackend(load_ldm(args.ckpt, args.config))
+    return load_backend(args.ckpt, args.config)
 
 
 def _target(path: Path, overwrite: bool) -> Path:

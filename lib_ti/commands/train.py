@@ -91,8 +91,7 @@ def load_backend(ckpt: Any, config: Any, device: Any, precision: str = "auto") -
     ensure_torchvision()
     import torch
 
-    from ..model.backend import SDBackend
-    from ..model.loader import load_ldm
+    from ..model.loader import load_backend
 
     if ckpt is None:
         try:
@@ -110,7 +109,7 @@ def load_backend(ckpt: Any, config: Any, device: Any, precision: str = "auto") -
         dtype = decide_precision(precision, device).weights
     except ImportError:
         dtype = torch.float16 if str(device).startswith("cuda") and precision in ("auto", "fp16") else torch.float32
-    return SDBackend(load_ldm(ckpt, config, device=device, dtype=dtype))
+    return load_backend(ckpt, config, device=device, dtype=dtype)
 
 
 def plan_from_args(args: argparse.Namespace) -> tuple[Any, list[str], Any]:

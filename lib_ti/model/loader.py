@@ -299,3 +299,36 @@ def _check_keys(ckpt: Path, model: Any, missing: list[str], unexpected: list[str
     if unexpected:
         warnings.warn(f"{ckpt.name}: {len(unexpected)} unexpected weights ignored, e.g. {', '.join(unexpected[:3])}",
                       CheckpointWarning, stacklevel=3)
+
+
+# ---------------------------------------------------------------------------- any family
+def checkpoint_is_sdxl(path: Union[str, Path]) -> bool:
+    """Whether a checkpoint file holds SDXL (both text encoders under ``conditioner.embedders``); reads only the
+    header of a ``.safetensors``."""
+    from .sdxl_loader import is_sdxl_state
+
+    path = Path(path)
+    if path.suffix.lower() == ".safetensors" and path.is_file():
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(path), framework="pt") as fh:
+                return is_sdxl_state(dict.fromkeys(fh.keys()))
+        except Exception:  # unreadable header: read_state_dict reports it with the file's name
+            return False
+    return is_sdxl_state(read_state_dict(path)) if path.is_file() else False
+
+
+def load_backend(ckpt: Union[str, Path], config: Optional[Union[str, Path]] = None,
+                 device: Union[str, "torch.device"] = "cpu", dtype: Optional["torch.dtype"] = None) -> Any:
+    """A training backend for a checkpoint of any supported family: :class:`~lib_ti.model.sdxl.SDXLBackend` for SDXL
+    (``config``: an SDXL config folder, default the shipped base configs), else
+    :class:`~lib_ti.model.backend.SDBackend` over :func:`load_ldm`."""
+    if checkpoint_is_sdxl(ckpt):
+        from .sdxl import SDXLBackend
+        from .sdxl_loader import load_sdxl
+
+        return SDXLBackend(load_sdxl(ckpt, config, device=device, dtype=dtype))
+    from .backend import SDBackend
+
+    return SDBackend(load_ldm(ckpt, config, device=device, dtype=dtype))
