@@ -89,7 +89,7 @@ class DuplicatePair:
     def describe(self, names: list[str]) -> str:
         a, b = names[self.i], names[self.j]
         if self.kind == "mirror":
-            what = "a mirror image of"
+            what = "a mirror image of" if self.overlap >= 0.9 else f"a mirrored crop of (shows {self.overlap:.0%} of)"
         elif self.kind == "crop":
             what = f"a crop of (shows {self.overlap:.0%} of)"
         else:

@@ -8,7 +8,7 @@ captions tab, writes the HTML and JSON files, and returns ready-to-show HTML.
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
@@ -27,7 +27,10 @@ class TabOutput:
     findings: str = ""
     zoom: str = ""
     heatmap: str = ""
+    gallery: str = ""
     files: Optional[list[str]] = None
+    copies: list[str] = field(default_factory=list)  # near-duplicate copies the user may set aside (all but one per group)
+    folder: Optional[str] = None
 
 
 def _wrap(body: str) -> str:
@@ -40,7 +43,8 @@ def run_check(ctx: AppContext, folder_text: str, size: Any, recursive: bool, tem
               job: Optional[Job] = None) -> TabOutput:
     """Check the folder typed in the tab; every expected error becomes a status line, never an exception."""
     from ..dataset.pipeline import check_folder
-    from ..dataset.report import GLOBAL_FLOOR, findings_html, heatmap_html, to_html, verdict_card_html, zoom_chart_html
+    from ..dataset.report import (GLOBAL_FLOOR, findings_html, gallery_html, heatmap_html, to_html, verdict_card_html,
+                                  zoom_chart_html)
     from ..dataset.store import save_html, save_report
     from ..core.deps import MissingDependency
     from ..core.paths import PathRefused
@@ -73,8 +77,63 @@ def run_check(ctx: AppContext, folder_text: str, size: Any, recursive: bool, tem
                       + heatmap_html(sim["names"], sim["global"], floor=GLOBAL_FLOOR)
                       + "<p class='meta'>Background similarity (outside the subject)</p>"
                       + heatmap_html(sim["names"], sim["background"])),
+        gallery=_wrap(gallery_html(report, res.thumbs)),
         files=[str(html_path), str(json_path)],
+        copies=suggested_copies(report),
+        folder=str(folder),
     )
+
+
+def suggested_copies(report: dict) -> list[str]:
+    """The near-duplicate copies to set aside: every image of a duplicate group but its first."""
+    return [name for f in report["findings"] if f["id"] == "duplicates.groups" for g in f["groups"] for name in g[1:]]
+
+
+def set_aside_copies(ctx: AppContext, folder_text: str, names: list[str]) -> tuple[str, list]:
+    """Set the chosen photos aside (:func:`lib_ti.dataset.exclude.set_aside`); returns (status HTML, records for undo).
+
+    Each photo is handled on its own: one that cannot be moved is named in the status, the others still move.
+    """
+    from ..core.paths import PathRefused
+    from ..dataset.exclude import ExcludeError, set_aside
+
+    if not names:
+        return "<div class='tilab-status'>Tick the copies to set aside first.</div>", []
+    try:
+        folder = ctx.guard.check(folder_text, must_exist=True, kind="dataset folder")
+    except (PathRefused, ValueError, OSError) as exc:
+        return f"<div class='tilab-error'>⚠ {html.escape(str(exc))}</div>", []
+    records, problems = [], []
+    for name in names:
+        try:
+            records.append(set_aside(folder, name))
+        except (ExcludeError, OSError) as exc:
+            problems.append(str(exc))
+    done = ", ".join(f"{r.name} → _excluded/{r.excluded_name}" for r in records)
+    text = (f"Set aside {len(records)} of {len(names)}: {done}. Run the check again to see the set without them."
+            if records else "Nothing was set aside.")
+    if problems:
+        text += " Not moved: " + "; ".join(problems)
+    return f"<div class='tilab-status'>{html.escape(text)}</div>", records
+
+
+def undo_set_aside(records: list) -> tuple[str, list]:
+    """Put back the photos of the last set-aside (:func:`lib_ti.dataset.exclude.put_back`); returns (status, left over)."""
+    from ..dataset.exclude import ExcludeError, put_back
+
+    if not records:
+        return "<div class='tilab-status'>Nothing to undo.</div>", []
+    back, left, problems = [], [], []
+    for r in records:
+        try:
+            back.append(put_back(r).name)
+        except (ExcludeError, OSError) as exc:
+            left.append(r)
+            problems.append(str(exc))
+    text = f"Put back {len(back)}: {', '.join(back)}." if back else "Nothing was put back."
+    if problems:
+        text += " " + "; ".join(problems)
+    return f"<div class='tilab-status'>{html.escape(text)}</div>", left
 
 
 def build(ctx: AppContext) -> None:
@@ -104,6 +163,15 @@ def build(ctx: AppContext) -> None:
     with gr.Row():
         with gr.Column(scale=3):
             findings = gr.HTML(elem_id="tilab_dataset_findings")
+            with gr.Group(visible=False, elem_id="tilab_dataset_exclude") as exclude_box:
+                copies = gr.CheckboxGroup(label="Near-duplicate copies to set aside (moved to _excluded/ in the folder; undoable)",
+                                          elem_id="tilab_dataset_copies")
+                with gr.Row():
+                    aside = gr.Button("Set aside ticked copies", elem_id="tilab_dataset_set_aside")
+                    undo = gr.Button("Undo set aside", elem_id="tilab_dataset_undo")
+                exclude_status = gr.HTML(elem_id="tilab_dataset_exclude_status")
+            gr.Markdown("**Photos** (what the checker sees in each)")
+            gallery = gr.HTML(elem_id="tilab_dataset_gallery")
         with gr.Column(scale=2):
             gr.Markdown("**Zoom levels**")
             zoom = gr.HTML(elem_id="tilab_dataset_zoom")
@@ -111,6 +179,9 @@ def build(ctx: AppContext) -> None:
             heatmap = gr.HTML(elem_id="tilab_dataset_heatmap")
             files = gr.File(label="Report files (HTML, JSON)", file_count="multiple", interactive=False,
                             elem_id="tilab_dataset_files")
+    result = gr.State(None)
+    records = gr.State([])
+    checked_folder = gr.State("")
 
     def on_run(folder_text, size_v, rec, tmpl, clip_v, progress=gr.Progress()):
         job = jobs_ui.start(ctx, JOB_NAME, progress)
@@ -118,7 +189,23 @@ def build(ctx: AppContext) -> None:
             out = run_check(ctx, folder_text, size_v, rec, tmpl, clip_v, job)
         finally:
             jobs_ui.finish(JOB_NAME, job)
-        return out.status, out.verdict, out.findings, out.zoom, out.heatmap, out.files
+        return out.status, out
 
-    run.click(on_run, [folder, size, recursive, template, clip], [status, verdict, findings, zoom, heatmap, files])
+    def show(out: Optional[TabOutput]):
+        # Filled in a second step without a progress display: the progress bar shows once, on the status line.
+        out = out or TabOutput(status="")
+        return (out.verdict, out.findings, out.gallery, out.zoom, out.heatmap, out.files,
+                gr.update(choices=out.copies, value=out.copies), gr.update(visible=bool(out.copies)), "",
+                out.folder or "")
+
+    run.click(on_run, [folder, size, recursive, template, clip], [status, result]).then(
+        show, [result], [verdict, findings, gallery, zoom, heatmap, files, copies, exclude_box, exclude_status,
+                         checked_folder], show_progress="hidden")
     stop.click(lambda: f"<div class='tilab-status'>{jobs_ui.interrupt(JOB_NAME)}</div>", None, [status])
+
+    def on_aside(folder_text, names, held):
+        text, new = set_aside_copies(ctx, folder_text, names or [])
+        return text, (held or []) + new
+
+    aside.click(on_aside, [checked_folder, copies, records], [exclude_status, records], show_progress="hidden")
+    undo.click(undo_set_aside, [records], [exclude_status, records], show_progress="hidden")

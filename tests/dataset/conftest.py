@@ -157,7 +157,63 @@ def build_small(dst: Path) -> Path:
     return dst
 
 
+def _crop_frac(img: Image.Image, box: tuple[float, float, float, float]) -> Image.Image:
+    w, h = img.size
+    return img.crop((int(box[0] * w), int(box[1] * h), int(box[2] * w), int(box[3] * h)))
+
+
+def build_mirrors_and_crops(dst: Path) -> Path:
+    """The teapot set plus three copies a person would call duplicates: ``01_mirror`` (01 flipped left-right),
+    ``04_crop`` (04 with the left quarter of the frame cut off, not resized) and ``02_mirror_crop`` (02 flipped,
+    then the outer fifth cut off the top and left and the rest scaled back to 768 px)."""
+    src = real("teapot")
+    for p in sorted(src.glob("*.jpg")):
+        _open(p).save(dst / p.name, quality=95)
+    _open(src / "01.jpg").transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(dst / "01_mirror.jpg", quality=90)
+    _crop_frac(_open(src / "04.jpg"), (0.25, 0, 1, 1)).save(dst / "04_crop.jpg", quality=90)
+    m = _crop_frac(_open(src / "02.jpg").transpose(Image.Transpose.FLIP_LEFT_RIGHT), (0.2, 0.2, 1, 1))
+    m.resize((768, 768), Image.LANCZOS).save(dst / "02_mirror_crop.jpg", quality=90)
+    return dst
+
+
+#: Hand-measured boxes (frame fractions) around whole bodies, with about 5 % margin: full-body shots in which
+#: the animal or toy fills 60-80 % of the frame (the sitting-cat case of issue 14), none cut by the frame.
+FULL_BODY_CROPS = {
+    ("dog", "02"): (0.12, 0.12, 0.92, 0.92),
+    ("dog", "03"): (0.08, 0.15, 0.95, 0.95),
+    ("grey_sloth_plushie", "00"): (0.03, 0.28, 0.58, 0.98),
+    ("grey_sloth_plushie", "03"): (0.15, 0.1, 0.85, 0.95),
+    ("grey_sloth_plushie", "04"): (0.15, 0.15, 0.8, 0.9),
+}
+
+
+def build_full_body_animals(dst: Path) -> Path:
+    """Tight crops around whole animals and toys (``FULL_BODY_CROPS``), saved at 768 px: full-body shots, no close-up."""
+    for (s, n), box in FULL_BODY_CROPS.items():
+        _crop_frac(_open(real(s) / f"{n}.jpg"), box).resize((768, 768), Image.LANCZOS).save(dst / f"{s}_{n}.jpg", quality=92)
+    return dst
+
+
+def build_frame_filling(dst: Path) -> Path:
+    """Objects filling the frame: the middle of teapot/00 (the pot runs off three sides) at 768 px."""
+    _crop_frac(_open(real("teapot") / "00.jpg"), (0.3, 0.2, 0.65, 0.55)).resize((768, 768), Image.LANCZOS).save(
+        dst / "teapot_00_fill.jpg", quality=92)
+    return dst
+
+
+def build_captioned_sloth(dst: Path) -> Path:
+    """The sloth set with a caption naming the class ("a grey sloth plushie toy ...") beside every photo."""
+    for p in sorted(real("grey_sloth_plushie").glob("*.jpg")):
+        _open(p).save(dst / p.name, quality=95)
+        (dst / f"{p.stem}.txt").write_text("a grey sloth plushie toy sitting outdoors", encoding="utf-8")
+    return dst
+
+
 BUILDERS: dict[str, Callable[[Path], Path]] = {
+    "mirrors_and_crops": build_mirrors_and_crops,
+    "full_body_animals": build_full_body_animals,
+    "frame_filling": build_frame_filling,
+    "captioned_sloth": build_captioned_sloth,
     "closeups": build_closeups,
     "shared_background": build_shared_background,
     "plain_background": build_plain_background,

@@ -75,3 +75,27 @@ def test_missing_folder_is_explained_in_the_tab(app, tmp_path):
         assert "does not exist" in err.inner_text()
         _shot(page, "dataset-error.png")
         assert page.locator("#tilab_dataset_verdict .tilab-verdict").count() == 0
+
+
+def test_passing_set_shows_photos_and_copies_can_be_set_aside_and_put_back(app, dataset_folder, tmp_path):
+    """A duplicate set: photos shown, one progress bar, the copies ticked; Set aside moves them, Undo puts them back."""
+    url, _ = app
+    folder = tmp_path / "mirrors"
+    shutil.copytree(dataset_folder("mirrors_and_crops"), folder)
+    with browser_page(1300, 1000) as page:
+        _run(page, url, str(folder))
+        page.wait_for_timeout(1500)
+        shown = page.locator(".progress-text").evaluate_all("els => els.filter(e => e.offsetParent !== null).length")
+        assert shown <= 1  # one progress display (on the status line), not one per output
+        page.locator("#tilab_dataset_verdict .tilab-verdict").wait_for(timeout=90_000)
+        assert page.locator("#tilab_dataset_gallery img").count() == 8
+        labels = page.locator("#tilab_dataset_copies label")
+        assert sorted(labels.all_inner_texts()) == ["01_mirror.jpg", "02_mirror_crop.jpg", "04_crop.jpg"]
+        page.locator("#tilab_dataset_set_aside").click()
+        page.get_by_text("Set aside 3 of 3").wait_for(timeout=30_000)
+        assert sorted(p.name for p in (folder / "_excluded").iterdir()) == ["01_mirror.jpg", "02_mirror_crop.jpg",
+                                                                            "04_crop.jpg"]
+        page.locator("#tilab_dataset_undo").click()
+        page.get_by_text("Put back 3").wait_for(timeout=30_000)
+        assert not any((folder / "_excluded").iterdir()) and (folder / "04_crop.jpg").exists()
+        assert not page.errors
