@@ -23,6 +23,7 @@ COMMANDS: tuple[str, ...] = (
     "check",
     "train",
     "sweep",
+    "sweep",
     "captions",
     "embedding",
 )

@@ -63,3 +63,51 @@ def test_emphasis_inverse_and_apply():
     inv = json.loads(run(["emphasis", "inverse", "x", "0.62"]).stdout)
     assert inv["brackets"] == "[[[[[x]]]]]" and inv["explicit"] == "(x:0.62)"
     assert run(["emphasis", "apply", "a photo of name", "name", "0.75"]).stdout.strip() == "a photo of (name:0.75)"
+
+
+def test_train_help_is_derived_from_the_config():
+    from lib_ti.training.config import defaults, specs
+
+    out = run(["train", "--help"]).stdout
+    assert "(default: None)" not in out and "required:" in out
+    required = out.split("required:")[1].split("\n\n")[0]
+    assert "--name" in required and "--data" in required
+    flat = " ".join(out.split())
+    for name, spec in specs().items():
+        if spec.cli is None:
+            continue
+        flag = spec.cli or "--" + name.replace("_", "-")
+        assert flag in out, flag
+        assert " ".join(spec.help.split()) in flat, name
+    assert flat.count("(default: 500)") == 3 and f"(default: {defaults()['learn_rate']!r})" in flat
+
+
+def test_train_dry_run_plans_into_the_app_data_folder_and_lists_every_problem(tmp_path):
+    env_args = ["--data-root", str(tmp_path / "tilab")]
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    out = run(["train", "--dry-run", "--name", "zork", "--data", str(photos), *env_args])
+    assert out.returncode == 0, out.stderr
+    assert "New embedding 'zork' from step 0" in out.stderr
+    (tmp_path / "tilab" / "training" / "zork").mkdir(parents=True)
+    bad = run(["train", "--dry-run", "--name", "zork", "--data", str(tmp_path / "nope"), "--width", "60",
+               "--lr", "0.1:1e3", "--mode", "resume", *env_args])
+    assert bad.returncode == 2
+    for part in ("Nothing to resume", "Width", "Learning rate", "does not exist"):
+        assert part in bad.stderr
+
+
+def test_schedule_build_help_lists_preset_parameters():
+    from lib_ti.schedule.presets import PRESETS
+
+    out = run(["schedule", "build", "--help"]).stdout
+    for preset in PRESETS:
+        assert f"{preset.key}: {preset.title}" in out
+        for param in preset.params:
+            assert f"{param.name}={param.default}" in out
+
+
+def test_sweep_command_exists_and_names_what_is_missing(tmp_path):
+    assert "--checkpoint" in run(["sweep", "--help"]).stdout
+    out = run(["sweep", "--name", "ghost", "--data-root", str(tmp_path)])
+    assert out.returncode == 2 and "No runs of 'ghost'" in out.stderr

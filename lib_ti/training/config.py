@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-LATENT_METHODS = ("once", "deterministic", "random")
+from ..model.backend import LATENT_METHODS
+from ..model.precision import PRECISIONS
+from ..model.sampling import DEFAULT_SAMPLER, SAMPLERS
+
 CLIP_MODES = ("disabled", "value", "norm")
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
-SAMPLERS = ("Euler a", "DPM++ 2M Karras")
 
 #: ``Spec.resume`` values: the setting must match the checkpoint's run / may only grow / is free.
 MUST_MATCH, MAY_GROW, FREE = "match", "grow", "free"
@@ -117,7 +118,7 @@ class TrainConfig:
                                      cli="--preview-prompt")
     preview_negative: str = setting("", "negative prompt of the previews", label="Preview negative prompt",
                                     widget="text", group="preview")
-    preview_sampler: str = setting("Euler a", "preview sampler", label="Preview sampler", choices=SAMPLERS,
+    preview_sampler: str = setting(DEFAULT_SAMPLER, "preview sampler", label="Preview sampler", choices=SAMPLERS,
                                    widget="dropdown", group="preview")
     preview_steps: int = setting(20, "sampling steps of a preview", label="Preview sampling steps", widget="number",
                                  group="preview", minimum=1)

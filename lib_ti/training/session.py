@@ -139,7 +139,9 @@ class BackgroundRun:
             with (self.lock() if self.lock else contextlib.nullcontext()):
                 result = self.work()
             self._set(result=result, status=self.final_status(result))
-        except (ValueError, RuntimeError, OSError, InterruptedError) as exc:
+        except InterruptedError as exc:  # stopped before anything was trained: a status, not an error
+            self._set(status=str(exc) or "Stopped.")
+        except (ValueError, RuntimeError, OSError) as exc:
             msg = str(exc) or type(exc).__name__
             self._set(error=msg, status=f"Error: {msg}")
         except Exception as exc:  # noqa: BLE001 - shown in the tab, never raised into the UI

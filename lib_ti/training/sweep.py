@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
+from ..model.sampling import DEFAULT_SAMPLER
+
 
 @dataclass
 class SweepCell:
@@ -44,7 +46,7 @@ def strength_sweep(
     negative: str = "",
     name: Optional[str] = None,
     seed: int = 1,
-    sampler: str = "Euler a",
+    sampler: str = DEFAULT_SAMPLER,
     steps: int = 20,
     cfg_scale: float = 7.0,
     width: int = 512,
@@ -168,7 +170,7 @@ def parse_weights(text: str) -> list[float]:
 
 
 def sweep_to_file(backend: Any, run_dir: Path, checkpoints: Sequence[Path], weights: Sequence[float], *,
-                  prompt: str, seed: int, steps: int, style: str = "explicit", sampler: str = "Euler a",
+                  prompt: str, seed: int, steps: int, style: str = "explicit", sampler: str = DEFAULT_SAMPLER,
                   should_stop: Callable[[], bool] = lambda: False,
                   progress: Callable[[int, int], None] = lambda d, t: None, stamp: str = "") -> tuple[Any, Path, str]:
     """Run a sweep over ``checkpoints`` × ``weights`` and save the grid into the run folder.

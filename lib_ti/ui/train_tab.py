@@ -83,8 +83,6 @@ def get_backend(ctx: AppContext, choice: str = "") -> Any:
     from ..core.torch_compat import ensure_torchvision
 
     ensure_torchvision()
-    from ..model.backend import SDBackend
-
     if ctx.get_backend is not None:  # inside the host: lib_ti.host.host_sd_backend
         return ctx.get_backend()
     problem = model_problem(ctx, choice)
@@ -95,14 +93,12 @@ def get_backend(ctx: AppContext, choice: str = "") -> Any:
     if key not in _backends:
         import torch
 
-        from ..model.loader import load_ldm
-
+        from ..model.loader import load_backend
         from ..model.precision import decide_precision
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
-        dtype = decide_precision("auto", device).weights
         _backends.clear()
-        _backends[key] = SDBackend(load_ldm(ckpt, None, device=device, dtype=dtype))
+        _backends[key] = load_backend(ckpt, None, device=device, dtype=decide_precision("auto", device).weights)
     return _backends[key]
 
 

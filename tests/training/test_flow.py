@@ -78,11 +78,11 @@ def test_create_train_save_preview_from_the_cli(tmp_path, tiny_workdir):
         rc = main(["train", "--ckpt", str(ckpt), "--config", str(yaml), "--data", str(data), "--name", "cli-zork",
                    "--out", str(out), "--steps", "4", "--batch-size", "2", "--width", "64", "--height", "64",
                    "--save-every", "2", "--preview-every", "2", "--preview-steps", "3", "--vectors", "3",
-                   "--lr", "0.01:2,0.005", "--device", "cpu"])
+                   "--lr", "0.01:2,0.005", "--device", "cpu", "--data-root", str(tmp_path / "tilab")])
     finally:
         signal.signal(signal.SIGINT, previous)
     assert rc == 0
-    emb = load_embedding(out / "cli-zork.pt")
+    emb = load_embedding(tmp_path / "tilab" / "embeddings" / "cli-zork.pt")  # where the app's Train tab lists it
     assert emb.step == 4 and tuple(emb.vec.shape) == (3, 32) and emb.sd_checkpoint and emb.sd_checkpoint_name == "tiny"
     ck = out / "checkpoints"
     assert {p.name for p in ck.iterdir()} >= {"cli-zork-2.pt", "cli-zork-2.state.pt", "cli-zork-2-preview0.png",
@@ -111,7 +111,7 @@ def test_ctrl_c_saves_and_stops(tmp_path, tiny_workdir):
     proc = subprocess.Popen(
         [sys.executable, "-m", "lib_ti", "train", "--ckpt", str(ckpt), "--config", str(yaml), "--data", str(data),
          "--name", "stopme", "--out", str(out), "--steps", "100000", "--width", "64", "--height", "64",
-         "--save-every", "0", "--preview-every", "0", "--device", "cpu"],
+         "--save-every", "0", "--preview-every", "0", "--device", "cpu", "--data-root", str(tmp_path / "tilab")],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 90
@@ -125,6 +125,6 @@ def test_ctrl_c_saves_and_stops(tmp_path, tiny_workdir):
             proc.kill()
     assert proc.returncode == 130, stderr[-2000:]
     assert "Interrupted at step" in stdout
-    emb = load_embedding(out / "stopme.pt")
+    emb = load_embedding(tmp_path / "tilab" / "embeddings" / "stopme.pt")
     assert 0 < emb.step < 100000
     assert (out / "checkpoints" / f"stopme-{emb.step}.state.pt").exists()

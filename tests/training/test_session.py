@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from lib_ti.training import checkpoint as ckpt
+from lib_ti.training import session as S
 from lib_ti.training.session import TrainingSession, plot_series
 
 
@@ -84,3 +85,60 @@ def test_session_reports_errors_as_text(backend, make_config, tmp_path):
     session.wait(60)
     snap = session.snapshot()
     assert snap.result is None and "doesn't exist" in snap.error and snap.status.startswith("Error")
+
+
+def test_exact_resume_with_raised_max_steps_equals_the_longer_run(backend, make_config, tmp_path):
+    """Stop a 4-step run at its end, resume it with max steps 7: same vectors as a 7-step run from the start."""
+    from lib_ti.training.loop import Trainer
+
+    sched = "0.02:2, 0.01:5, 0.004"
+    full = Trainer(backend, make_config(steps=7, learn_rate=sched, run_dir=tmp_path / "a",
+                                        embeddings_dir=tmp_path / "ea", save_every=2)).run()
+    short = Trainer(backend, make_config(steps=4, learn_rate=sched, run_dir=tmp_path / "b",
+                                         embeddings_dir=tmp_path / "eb", save_every=2)).run()
+    assert short.status == "finished" and short.state_path.name == "zork-4.state.pt"
+    longer = Trainer(backend, make_config(steps=7, learn_rate=sched, run_dir=tmp_path / "b",
+                                          embeddings_dir=tmp_path / "eb", save_every=2, resume=short.state_path))
+    resumed = longer.run()
+    assert resumed.step == 7
+    assert torch.equal(load(full.embedding_path), load(resumed.embedding_path))
+
+
+def load(path):
+    from lib_ti.model.embeddings import load_embedding
+
+    return load_embedding(path).vec
+
+
+@pytest.mark.parametrize("stamps, item_seconds, remaining, per, eta", [
+    ([0.0], [1.0], 10, 1.0, None),                       # one step: speed known, no wall-clock span yet
+    ([0.0, 2.0, 4.0], [1.5, 1.5, 1.5], 10, 1.5, 20.0),   # previews/saves make wall time 2 s per step
+    ([0.0, 1.0, 2.0], [], 3, 1.0, 3.0),                  # sweeps: no per-item timer, the wall clock alone
+])
+def test_speed_and_eta(stamps, item_seconds, remaining, per, eta):
+    speed = S.Speed()
+    for i, t in enumerate(stamps):
+        speed.add(item_seconds[i] if i < len(item_seconds) else None, now=t)
+    assert speed.per_item() == pytest.approx(per)
+    assert speed.eta(remaining) == (None if eta is None else pytest.approx(eta))
+
+
+@pytest.mark.parametrize("seconds, text", [(5, "5s"), (65, "1m 05s"), (3700, "1h 01m")])
+def test_format_duration(seconds, text):
+    assert S.format_duration(seconds) == text
+
+
+def test_registry_refuses_a_second_run_and_keeps_the_finished_one(backend, make_config):
+    S.REGISTRY.clear()
+    first = S.launch("train", TrainingSession(backend, make_config(steps=10000)))
+    with pytest.raises(ValueError, match="already going"):
+        S.launch("train", TrainingSession(backend, make_config(steps=3)))
+    while first.running and first.snapshot().step < 1:
+        first.wait(0.05)
+    assert S.stop("train").endswith("stopping after this step…")
+    first.wait(60)
+    snap = first.snapshot()
+    assert S.current("train") is first and not first.running and snap.result is not None, snap.status
+    assert snap.result.status == "interrupted"
+    assert S.stop("train") == first.snapshot().status  # a late Stop does not replace the final line
+    S.REGISTRY.clear()

@@ -14,8 +14,8 @@ from lib_ti.ui import train_tab
 
 
 @pytest.fixture()
-def ctx(tmp_path, tiny_model):
-    return AppContext(data_dir=tmp_path / "tilab", get_model=lambda: tiny_model)
+def ctx(tmp_path, backend):
+    return AppContext(data_dir=tmp_path / "tilab", get_backend=lambda: backend)
 
 
 @pytest.fixture(autouse=True)
