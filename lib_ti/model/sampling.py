@@ -164,7 +164,10 @@ def sample_images(
     embeddings = dict(embeddings or {})
     with torch.no_grad():
         cond = backend.encode_prompts(list(prompts), embeddings, clip_skip=clip_skip, emphasis=emphasis)
-        uncond = backend.encode_prompts([negative] * len(prompts), embeddings, clip_skip=clip_skip, emphasis=emphasis)
+        # SDXL: the host's txt2img zeroes an all-empty negative prompt instead of encoding it (force_zero_embeddings)
+        neg = {"negative": True} if getattr(backend, "zeroes_empty_negative", False) else {}
+        uncond = backend.encode_prompts([negative] * len(prompts), embeddings, clip_skip=clip_skip, emphasis=emphasis,
+                                        **neg)
     z = sample_latents(backend, cond, uncond, sampler=sampler, steps=steps, cfg_scale=cfg_scale, seed=seed,
                        width=width, height=height, precision=precision)
     return latents_to_images(backend, z)

@@ -210,6 +210,9 @@ class SDXLBackend(SDBackend):
 
     family = "sdxl"
     embedding_suffix = ".safetensors"
+    #: ``encode_prompts(..., negative=True)`` gives zeros for an all-empty batch, as the host's SDXL txt2img does;
+    #: the preview sampler asks for it by this flag (SD1/SD2 encode the empty negative as text, like the host)
+    zeroes_empty_negative = True
 
     def __init__(self, model: Any, *, comma_padding_backtrack: int = cond_rules.DEFAULT_COMMA_BACKTRACK,
                  info: Optional[Callable[[], tuple[Optional[str], Optional[str]]]] = None,
