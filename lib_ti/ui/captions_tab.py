@@ -434,6 +434,52 @@ def on_caption(ctx: AppContext, session, page, model_text, action, only_current:
     return [_message(msg, "error" if result.errors else "ok"), *show(ctx, session, page), on_stats(ctx, session)]
 
 
+def _reopen(session: CaptionSession, select_name: Optional[str] = None, index: int = 0) -> CaptionSession:
+    """The folder read again after a file moved (the session's key index is fixed at load)."""
+    fresh = CaptionSession.open(session.folder)
+    names = fresh.keys()
+    if fresh.items:
+        fresh.select(names.index(select_name) if select_name in names else min(index, len(names) - 1))
+    return fresh
+
+
+def on_exclude(ctx: AppContext, session, page, key, text, records) -> list:
+    """[session, records, *NAV_OUTPUTS, stats]: move the shown photo and its captions to ``_excluded/``.
+
+    Undoable with :func:`on_put_back`; nothing is deleted. The caption in the editor is saved first.
+    """
+    from ..dataset.exclude import ExcludeError, set_aside
+
+    records = list(records or [])
+    if session is None or session.current() is None or not key:
+        return [session, records, *show(ctx, session, page, "Load a folder first.", "error"), _keep(1)[0]]
+    try:
+        session.save_key(key, text)
+        record = set_aside(session.folder, key)
+    except (CaptionError, ExcludeError, OSError) as exc:
+        return [session, records, *show(ctx, session, page, str(exc), "error"), _keep(1)[0]]
+    fresh = _reopen(session, index=session.index)
+    moved = ", ".join(dst.name for _src, dst in record.moved)
+    msg = f"Set aside {moved} in {record.moved[0][1].parent}; 'Put back' undoes it."
+    return [fresh, [*records, record], *show(ctx, fresh, page, msg, "ok"), on_stats(ctx, fresh)]
+
+
+def on_put_back(ctx: AppContext, session, page, records) -> list:
+    """Undo the last :func:`on_exclude` of this page (the photo returns under its name, with its captions)."""
+    from ..dataset.exclude import ExcludeError, put_back
+
+    records = list(records or [])
+    if session is None or not records:
+        return [session, records, *show(ctx, session, page, "Nothing set aside from this page.", "error"),
+                _keep(1)[0]]
+    try:
+        image = put_back(records[-1])
+    except (ExcludeError, OSError) as exc:
+        return [session, records, *show(ctx, session, page, str(exc), "error"), _keep(1)[0]]
+    fresh = _reopen(session, select_name=image.name)
+    return [fresh, records[:-1], *show(ctx, fresh, page, f"Put {image.name} back.", "ok"), on_stats(ctx, fresh)]
+
+
 def on_stop() -> str:
     from . import jobs_ui
 
@@ -447,6 +493,7 @@ def build(ctx: AppContext) -> None:
 
     session_state = gr.State(None)
     page_state = gr.State(0)
+    set_aside_state = gr.State([])  # this page's set-aside records, newest last (Put back undoes the last)
     bind = functools.partial
 
     gr.HTML(CSS + "<p>Caption the images, then review the captions beside them. What a caption names is what the "
@@ -497,6 +544,10 @@ def build(ctx: AppContext) -> None:
             with gr.Row():
                 reload_btn = gr.Button("Reload from disk", elem_id="tilab_captions_reload", size="sm")
                 overwrite_btn = gr.Button("Overwrite with my text", elem_id="tilab_captions_overwrite", size="sm")
+            with gr.Row():
+                exclude_btn = gr.Button("Set this photo aside (_excluded/)", elem_id="tilab_captions_exclude",
+                                        size="sm")
+                put_back_btn = gr.Button("Put back", elem_id="tilab_captions_put_back", size="sm")
     with gr.Accordion("Bulk edit", open=True, elem_id="tilab_captions_bulk"):
         with gr.Row():
             op = gr.Dropdown(list(_OP_BY_LABEL), value=edits.OPERATIONS["replace"], label="Edit",
@@ -554,6 +605,10 @@ def build(ctx: AppContext) -> None:
     undo_btn.click(bind(on_undo, ctx), [session_state, page_state], [bulk_html, *nav_outputs, stats_html],
                    queue=False)
     stats_btn.click(bind(on_stats, ctx), [session_state], [stats_html], queue=False)
+    exclude_btn.click(bind(on_exclude, ctx), [*nav_inputs, set_aside_state],
+                      [session_state, set_aside_state, *nav_outputs, stats_html], queue=False)
+    put_back_btn.click(bind(on_put_back, ctx), [session_state, page_state, set_aside_state],
+                       [session_state, set_aside_state, *nav_outputs, stats_html], queue=False)
 
     def caption(session, page, model_text, action, progress=gr.Progress()):
         return on_caption(ctx, session, page, model_text, action, False, progress)

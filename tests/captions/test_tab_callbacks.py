@@ -123,3 +123,19 @@ def test_blip_replacing_captions_backs_them_up_and_undoes(ctx, loaded, tiny_blip
 
 def test_keep_is_the_default_existing_mode():
     assert tab.EXISTING[0] == "keep"
+
+
+def test_set_aside_and_put_back(ctx, loaded):
+    session, _status, _view, target = loaded
+    assert session.current().image.name == "img1.png"
+    session, records, *nav, stats_html = tab.on_exclude(ctx, session, 0, "img1.png", "a photo of a dog, red collar",
+                                                        [])
+    assert "Set aside img1.png, img1.txt" in nav[4] and "1 of 3 with a caption" in nav[6]
+    assert (target / "_excluded" / "img1.png").is_file() and not (target / "img1.png").exists()
+    assert "img1.png" not in session.keys() and len(records) == 1
+    session, records, *nav, _stats = tab.on_put_back(ctx, session, 0, records)
+    assert "Put img1.png back" in nav[4] and records == []
+    assert (target / "img1.txt").read_text() == "a photo of a dog, red collar"
+    assert session.current().image.name == "img1.png"
+    *_, nav4 = tab.on_put_back(ctx, session, 0, [])[:7]
+    assert "Nothing set aside" in nav4
