@@ -52,10 +52,22 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_weaken(args: argparse.Namespace) -> int:
-    from ..model.embeddings import load_embedding, save_embedding, scale_embedding
+def _load_finite(path: Path):
+    """Load an embedding that is about to be written anew; NaN/inf is blamed on this input, not the output."""
+    import torch
 
-    emb = load_embedding(args.file)
+    from ..model.embeddings import load_embedding
+
+    emb = load_embedding(path)
+    if not torch.isfinite(emb.vec).all():
+        raise ValueError(f"{path}: the embedding holds NaN or infinite values; nothing was written")
+    return emb
+
+
+def _cmd_weaken(args: argparse.Namespace) -> int:
+    from ..model.embeddings import save_embedding, scale_embedding
+
+    emb = _load_finite(args.file)
     out = args.out or args.file.with_name(f"{args.file.stem}-x{args.scale:g}{args.file.suffix}")
     if out.suffix.lower() not in (".pt", ".safetensors"):
         out = out.with_suffix(".pt")
@@ -66,9 +78,9 @@ def _cmd_weaken(args: argparse.Namespace) -> int:
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
-    from ..model.embeddings import load_embedding, save_embedding
+    from ..model.embeddings import save_embedding
 
-    emb = load_embedding(args.file)
+    emb = _load_finite(args.file)
     out = args.out or args.file.with_suffix(f".{args.to}")
     if out.resolve() == args.file.resolve():
         raise ValueError(f"{out}: the converted file would replace its source; give --out")

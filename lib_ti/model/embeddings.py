@@ -182,20 +182,50 @@ def save_embedding(emb: Embedding, path: PathLike) -> Path:
 
 
 # ---------------------------------------------------------------------------- loading
+def refusal_detail(exc: BaseException) -> str:
+    """What a refused pickle asked for (``GLOBAL os.system``), from torch's message, without torch's advice.
+
+    Torch's message suggests reloading with ``weights_only=False``, which would run the file's code: that
+    advice is never passed on to a user.
+    """
+    for line in str(exc).splitlines():
+        found = re.search(r"GLOBAL [\w.]+|Unsupported global: [\w. ]+|Unsupported operand \d+", line)
+        if found:
+            return found.group(0).strip()
+    return ""
+
+
+#: how a torch file starts: a zip archive (torch >= 1.6) or a legacy pickle (protocol 2+ opcode)
+_TORCH_MAGIC = (b"PK\x03\x04", b"\x80")
+
+
 def _torch_load_weights_only(path: Path) -> Any:
     import pickle
 
     import torch
 
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    if not head:
+        raise ValueError(f"{path}: the file is empty")
+    if not head.startswith(_TORCH_MAGIC):
+        raise ValueError(f"{path}: not a PyTorch file (it starts with {head[:12].decode('ascii', 'replace')!r}); "
+                         "an embedding .pt/.bin is a zip written by torch.save")
     allowed = [torch.nn.modules.container.ParameterDict]  # old TI files; the host's safe loader allows it too
     try:
         with torch.serialization.safe_globals(allowed):
             return weights_only_load(path)
-    except (pickle.UnpicklingError, RuntimeError, AttributeError, TypeError) as exc:
-        first = str(exc).strip().splitlines()
-        detail = next((ln.strip() for ln in first if "GLOBAL" in ln or "Unsupported" in ln), first[0] if first else "")
+    except pickle.UnpicklingError as exc:
+        detail = refusal_detail(exc)
         raise ValueError(f"{path}: refused to load: the file holds Python objects or code besides tensor data, "
-                         f"which TI Lab never unpickles ({detail[:200]})") from None
+                         f"which TI Lab never unpickles{f' ({detail})' if detail else ''}") from None
+    except (RuntimeError, AttributeError, TypeError, KeyError, EOFError, ValueError, OSError,
+            zipfile.BadZipFile) as exc:
+        detail = refusal_detail(exc)
+        if detail:
+            raise ValueError(f"{path}: refused to load: the file holds Python objects or code besides tensor "
+                             f"data, which TI Lab never unpickles ({detail})") from None
+        raise ValueError(f"{path}: damaged or not a PyTorch embedding file ({type(exc).__name__})") from None
 
 
 def _image_embedding_data(path: Path) -> Optional[dict]:
@@ -212,8 +242,9 @@ def _image_embedding_data(path: Path) -> Optional[dict]:
         raise ValueError(f"{path}: not a readable image ({exc})") from None
     try:
         return json.loads(base64.b64decode(blob), object_hook=_tensor_hook)
-    except ValueError as exc:
-        raise ValueError(f"{path}: its sd-ti-embedding text is not valid embedding data ({exc})") from None
+    except (ValueError, TypeError, RecursionError) as exc:
+        why = "JSON nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise ValueError(f"{path}: its sd-ti-embedding text is not valid embedding data ({why})") from None
 
 
 def _lcg_nibbles(count: int) -> "Any":
@@ -259,7 +290,7 @@ def _pixel_embedding_data(im: Any) -> Optional[dict]:
     try:
         raw = zlib.decompress(((high << 4) | low).astype(np.uint8).tobytes())
         return json.loads(raw, object_hook=_tensor_hook)
-    except (zlib.error, ValueError):
+    except (zlib.error, ValueError, TypeError, RecursionError):
         return None
 
 
@@ -297,8 +328,12 @@ def embedding_from_data(data: Any, name: str, filename: str = "embedding file") 
     if not isinstance(vec, torch.Tensor) or vec.dim() != 2:
         raise ValueError(f"{filename}: embedding vectors must be a (N, D) tensor")
     step = data.get("step")
-    return Embedding(name, vec.detach().to("cpu", torch.float32), step=int(step) if step is not None else None,
-                     sd_checkpoint=data.get("sd_checkpoint"), sd_checkpoint_name=data.get("sd_checkpoint_name"))
+    try:
+        step = int(step) if step is not None else None
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{filename}: its step {str(step)[:40]!r} is not a whole number") from None
+    text = {k: (None if data.get(k) is None else str(data.get(k))) for k in ("sd_checkpoint", "sd_checkpoint_name")}
+    return Embedding(name, vec.detach().to("cpu", torch.float32), step=step, **text)
 
 
 def load_embedding(path: PathLike) -> Embedding:

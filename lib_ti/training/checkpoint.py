@@ -4,6 +4,10 @@ A ``<name>-<step>.state.pt`` file holds the vectors, AdamW state, both schedule
 positions (learning rate and clip value), the batch queue, the private generators and the
 global torch/numpy/random states. It contains only tensors, numbers, strings, lists and
 dicts, so it loads with ``torch.load(weights_only=True)``; it is written atomically.
+
+A save that fails (a full disk) or is killed never replaces a good file; a killed one may leave
+its temporary file, which :func:`load_state` (every resume) removes. Refusals never repeat
+torch's advice to reload with ``weights_only=False``: that would run the file's code.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from ..core.fsutil import atomic_save
+from ..core.fsutil import atomic_save, remove_stale_tmp
 
 FORMAT = "ti-lab-train-state/1"
 
@@ -78,13 +82,20 @@ def load_state(path: Path) -> dict[str, Any]:
 
     import torch
 
+    from ..model.embeddings import refusal_detail
+
     path = Path(path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise ValueError(f"Checkpoint '{path}' does not exist.") from None
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:
-        raise ValueError(f"'{path}' is not a TI Lab training checkpoint (or it is damaged): {exc}") from None
+    except (pickle.UnpicklingError, RuntimeError, EOFError, KeyError, ValueError, TypeError, AttributeError,
+            OSError) as exc:
+        detail = refusal_detail(exc)
+        why = (f"it holds Python objects or code besides tensor data ({detail}), which TI Lab never loads"
+               if detail else f"it is damaged or not a checkpoint ({type(exc).__name__})")
+        raise ValueError(f"'{path}' is not a TI Lab training checkpoint: {why}.") from None
+    remove_stale_tmp(path.parent)  # what killed saves left behind
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ValueError(f"'{path}' is not a TI Lab training checkpoint ({FORMAT}).")
     return state
@@ -102,3 +113,16 @@ def latest_state(run_dir: Path) -> Path | None:
         if best is None or step > best[0]:
             best = (step, p)
     return best[1] if best else None
+
+
+def disk_full_message(stage: str, run_dir: Path, name: str) -> str:
+    """What to tell the user when a save found the disk full: what stopped, what is kept, how to go on."""
+    state = latest_state(run_dir)
+    kept = ""
+    if state is not None:
+        step = state.name[: -len(".state.pt")].rsplit("-", 1)[1]
+        copies = [p for p in state.parent.glob(f"{name}-{step}.*") if not p.name.endswith(".state.pt")]
+        kept = (f" The last good embedding is {copies[0] if copies else state} (step {step}); "
+                f"free some space and resume from {state}.")
+    return (f"The disk is full: training stopped while {stage}. Nothing was half-written and no earlier file "
+            f"was replaced.{kept or ' No checkpoint was saved yet; free some space and start again.'}")

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from ..core.fsutil import atomic_write_text
+from ..core.fsutil import atomic_write_text, is_disk_full
 from ..core.jobs import Job
 from . import checkpoint as ckpt
 from ..model.precision import autocast_for, grad_scaler
@@ -462,6 +462,8 @@ class Trainer:
                 self._save_due()
         except Exception as exc:  # noqa: BLE001 - OOM is reported with advice, anything else re-raised after saving
             self._restore(last_good)
+            if is_disk_full(exc):  # saving the final embedding would fail too: say so, keep what is on disk
+                raise TrainingError(ckpt.disk_full_message(self.stage, self.cfg.run_dir, self.cfg.name)) from None
             if not is_out_of_memory(exc):
                 self.save_final()
                 raise
