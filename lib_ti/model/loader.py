@@ -97,9 +97,17 @@ def read_state_dict(path: Union[str, Path]) -> dict:
 
 
 def guess_config(state: dict) -> Path:
-    """Shipped config for a state dict: SD2 (OpenCLIP keys, eps config; v is decided after loading) or SD1."""
+    """Shipped ldm config for a state dict: SD2 (OpenCLIP keys, eps config; v is decided after loading) or SD1.
+    SDXL files are not ldm models: :func:`load_backend` loads them (:mod:`lib_ti.model.sdxl_loader`)."""
     if any(k.startswith("conditioner.embedders.") for k in state):
-        raise ValueError("this is an SDXL checkpoint; TI Lab trains on SD 1.x and 2.x models")
+        from .sdxl_loader import is_sdxl_state
+
+        if is_sdxl_state(state):
+            raise ValueError("this is an SDXL checkpoint, not an ldm (SD 1.x/2.x) one: load it with load_backend, "
+                             "which builds SDXL models")
+        raise ValueError("this is an SDXL-family checkpoint without SDXL base's two text encoders (CLIP-L and "
+                         "OpenCLIP-bigG), such as the SDXL refiner; TI Lab trains embeddings for SD 1.x, SD 2.x and "
+                         "SDXL base models and their fine-tunes")
     unet_in = state.get(UNET_IN_KEY)
     if unet_in is None:
         raise ValueError("not a Stable Diffusion checkpoint (no UNet weights under model.diffusion_model.)")
@@ -241,7 +249,10 @@ def load_ldm(ckpt: Union[str, Path], config: Optional[Union[str, Path]] = None, 
     elif ckpt.with_suffix(".yaml").is_file():
         cfg_path = ckpt.with_suffix(".yaml")
     else:
-        cfg_path = guess_config(state)
+        try:
+            cfg_path = guess_config(state)
+        except ValueError as exc:
+            raise ValueError(f"{ckpt}: {exc}") from None
         decided_by_keys = True
     cfg = OmegaConf.load(cfg_path)
     _prepare_config(cfg, [cfg_path.parent, ckpt.parent], dtype)

@@ -10,7 +10,9 @@ are shipped in ``lib_ti/model/configs/sdxl`` so nothing is fetched from a hub.
 
 A config folder holds ``unet/config.json`` and ``vae/config.json`` (diffusers) and ``text_encoders.json``
 (``clip_l``: a transformers ``CLIPTextConfig``; ``clip_l_layer``: the hidden state sgm uses, -2 = penultimate;
-``clip_g``: open_clip ``embed_dim`` and ``text_cfg``; ``scale_factor``; ``parameterization``).
+``clip_g``: open_clip ``embed_dim`` and ``text_cfg``; ``scale_factor``; ``parameterization``). Which folder: the one
+given, else a config folder beside the checkpoint named like it (``my-xl/`` for ``my-xl.safetensors``, the SDXL
+counterpart of the host's ``my-xl.yaml`` rule), else the shipped SDXL base configs.
 """
 
 from __future__ import annotations
@@ -47,6 +49,15 @@ def read_config(config_dir: Union[str, Path]) -> dict:
     if missing:
         raise ValueError(f"{folder}: not an SDXL config folder (missing {', '.join(missing)})")
     return json.loads((folder / "text_encoders.json").read_text(encoding="utf-8"))
+
+
+def config_for(ckpt: Union[str, Path], config_dir: Optional[Union[str, Path]] = None) -> Path:
+    """The config folder for ``ckpt``: ``config_dir``, else ``<checkpoint stem>/`` beside it when that is a config
+    folder (it has ``text_encoders.json``), else the shipped SDXL base configs."""
+    if config_dir is not None:
+        return Path(config_dir)
+    beside = Path(ckpt).with_suffix("")
+    return beside if (beside / "text_encoders.json").is_file() else SDXL_CONFIG_DIR
 
 
 def _tokenizer() -> Any:
@@ -88,6 +99,32 @@ def build_sdxl(config_dir: Union[str, Path] = SDXL_CONFIG_DIR, *, init_weights: 
     return model
 
 
+def _config_hint(ckpt: Path) -> str:
+    return (f"Put the model's config folder beside it as {ckpt.with_suffix('').name}/ (text_encoders.json, "
+            "unet/config.json, vae/config.json) or pass it as the config.")
+
+
+def _check_widths(ckpt: Path, state: dict, folder: Path) -> None:
+    """Compare the widths of the checkpoint's parts with the config before building anything.
+
+    Why: building the model of a config (the SDXL base one by default: 3.5 B parameters) only to find that the file
+    is another size costs memory and time; three shapes in the file tell."""
+    cfg = read_config(folder)
+    unet = json.loads((folder / "unet" / "config.json").read_text(encoding="utf-8"))
+    checks = (
+        ("CLIP-L text encoder", CLIP_L_PREFIX + "text_model.embeddings.token_embedding.weight", 1,
+         cfg["clip_l"].get("hidden_size")),
+        ("OpenCLIP-bigG text encoder", CLIP_G_PREFIX + "token_embedding.weight", 1,
+         cfg["clip_g"].get("text_cfg", {}).get("width")),
+        ("UNet", UNET_PREFIX + "input_blocks.0.0.weight", 0, (unet.get("block_out_channels") or [None])[0]),
+    )
+    for name, key, dim, want in checks:
+        have = state.get(key)
+        if have is not None and want is not None and have.dim() > dim and int(have.shape[dim]) != int(want):
+            raise ValueError(f"{ckpt}: its {name} does not fit the config in {folder} (width {int(have.shape[dim])}, "
+                             f"the config says {int(want)}). {_config_hint(ckpt)}")
+
+
 def _sub(state: dict, prefix: str) -> dict:
     return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
 
@@ -97,7 +134,7 @@ def load_sdxl(ckpt: Union[str, Path], config_dir: Optional[Union[str, Path]] = N
               state: Optional[dict] = None) -> SDXLModel:
     """An SDXL single-file checkpoint (A1111/ComfyUI layout) as a frozen :class:`SDXLModel`, offline.
 
-    ``config_dir``: default the shipped SDXL base configs. ``dtype`` applies to UNet and text encoders (the VAE stays
+    ``config_dir``: see :func:`config_for`. ``dtype`` applies to UNet and text encoders (the VAE stays
     float32, as it overflows in fp16). Fails with the file's name when a part's weights are missing or misshapen.
     """
     import torch
@@ -108,11 +145,12 @@ def load_sdxl(ckpt: Union[str, Path], config_dir: Optional[Union[str, Path]] = N
     from .loader import read_state_dict
 
     ckpt = Path(ckpt)
-    folder = Path(config_dir) if config_dir is not None else SDXL_CONFIG_DIR
+    folder = config_for(ckpt, config_dir)
     state = state if state is not None else read_state_dict(ckpt)
     if not is_sdxl_state(state):
         raise ValueError(f"{ckpt}: not an SDXL checkpoint (no CLIP-L and OpenCLIP-bigG weights under "
                          "conditioner.embedders.)")
+    _check_widths(ckpt, state, folder)
     model = build_sdxl(folder, init_weights=False)
     for name, module, prefix in (("CLIP-L text encoder", model.clip_l, CLIP_L_PREFIX),
                                  ("OpenCLIP-bigG text encoder", model.clip_g, CLIP_G_PREFIX)):
@@ -122,7 +160,7 @@ def load_sdxl(ckpt: Union[str, Path], config_dir: Optional[Union[str, Path]] = N
         except RuntimeError as exc:
             lines = [ln.strip() for ln in str(exc).splitlines() if "size mismatch" in ln]
             raise ValueError(f"{ckpt}: its {name} does not fit the config in {folder} "
-                             f"({lines[0] if lines else str(exc)[:300]})") from None
+                             f"({lines[0] if lines else str(exc)[:300]}). {_config_hint(ckpt)}") from None
         missing = [k for k in missing if not k.endswith("position_ids")]
         if missing:
             raise ValueError(f"{ckpt}: {len(missing)} {name} weights missing, e.g. {', '.join(missing[:3])}")
@@ -138,7 +176,7 @@ def load_sdxl(ckpt: Union[str, Path], config_dir: Optional[Union[str, Path]] = N
                 {k: v for k, v in state.items() if k.startswith(VAE_PREFIX)}, subfolder="vae", **kwargs)
         except Exception as exc:  # diffusers raises several types for missing or misshapen weights
             raise ValueError(f"{ckpt}: its UNet/VAE weights do not fit the SDXL config in {folder} "
-                             f"({type(exc).__name__}: {str(exc)[:300]})") from None
+                             f"({type(exc).__name__}: {str(exc)[:300]}). {_config_hint(ckpt)}") from None
     del state
     model.model.diffusion_model = unet
     model.first_stage_model = vae

@@ -24,8 +24,9 @@ TRAIN, SWEEP = "train", "sweep"
 PLOT_INTERVAL_S = 5.0
 #: model files listed from the standalone models folder
 MODEL_SUFFIXES = (".safetensors", ".ckpt")
-WORKING_MODELS = ("Works with SD 1.x (CLIP ViT-L) and SD 2.x (OpenCLIP ViT-H) checkpoints, eps or v prediction; "
-                  "not SDXL, SD3 or inpainting models.")
+WORKING_MODELS = ("Works with SD 1.x (CLIP ViT-L), SD 2.x (OpenCLIP ViT-H, eps or v prediction) and SDXL base "
+                  "and its fine-tunes (CLIP-L + OpenCLIP-bigG; a file of another size needs its config folder "
+                  "beside it, named like the file); not the SDXL refiner, SD3 or inpainting models.")
 _backends: dict[str, Any] = {}
 
 

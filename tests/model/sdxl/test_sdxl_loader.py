@@ -3,6 +3,8 @@ into :class:`SDXLModel` through :func:`lib_ti.model.loader.load_backend`, every 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -70,3 +72,72 @@ def test_misshapen_sdxl_file_names_the_file(tmp_path, tiny_sdxl):
     save_file(state, str(path))
     with pytest.raises(ValueError, match="broken-xl.safetensors: its OpenCLIP-bigG text encoder does not fit"):
         load_backend(path, tiny_sdxl.tilab_config)
+
+
+def _config_beside(tiny_sdxl, ckpt) -> None:
+    import shutil
+
+    shutil.copytree(tiny_sdxl.tilab_config, ckpt.with_suffix(""))
+
+
+def test_standalone_train_tab_loads_an_sdxl_file_with_its_config_beside(tmp_path, tiny_sdxl):
+    """The Train tab lists the models folder and loads the picked file with no config argument: an SDXL file is
+    found by its keys and its config folder beside it (``<stem>/``), as the host finds ``<stem>.yaml``."""
+    from safetensors.torch import save_file
+
+    from lib_ti.core.context import AppContext
+    from lib_ti.model.sdxl import SDXLBackend
+    from lib_ti.ui import train_tab
+
+    ctx = AppContext(data_dir=tmp_path / "tilab")
+    models = train_tab.models_folder(ctx)
+    models.mkdir(parents=True)
+    ckpt = models / "tiny-xl.safetensors"
+    save_file(_a1111_state(tiny_sdxl), str(ckpt))
+    _config_beside(tiny_sdxl, ckpt)
+    assert "tiny-xl.safetensors" in train_tab.list_models(ctx)
+    train_tab._backends.clear()
+    try:
+        backend = train_tab.get_backend(ctx, "tiny-xl.safetensors")
+        assert isinstance(backend, SDXLBackend) and backend.embedding_split == (32, 48)
+        assert backend.model.tilab_config == ckpt.with_suffix("")
+        assert train_tab.get_backend(ctx, "tiny-xl.safetensors") is backend  # loaded once
+    finally:
+        train_tab._backends.clear()
+
+
+def test_a_file_of_another_size_is_refused_before_building_with_the_config_hint(tmp_path, tiny_sdxl, monkeypatch):
+    """Without a config beside it the shipped SDXL base config applies; a tiny file does not fit it, which three
+    shapes tell before the 3.5 B-parameter model is built."""
+    from safetensors.torch import save_file
+
+    from lib_ti.model import sdxl_loader
+    from lib_ti.model.loader import load_backend
+
+    def no_build(*a, **k):
+        raise AssertionError("built a model for a file that does not fit its config")
+
+    monkeypatch.setattr(sdxl_loader, "build_sdxl", no_build)
+    path = tmp_path / "small-xl.safetensors"
+    save_file(_a1111_state(tiny_sdxl), str(path))
+    with pytest.raises(ValueError) as err:
+        load_backend(path)
+    msg = str(err.value)
+    assert msg.startswith(f"{path}: its CLIP-L text encoder does not fit the config in {sdxl_loader.SDXL_CONFIG_DIR}")
+    assert "(width 32, the config says 768)" in msg and "beside it as small-xl/" in msg
+
+
+@pytest.mark.parametrize("keys, expected", [
+    (("conditioner.embedders.0.transformer.text_model.embeddings.token_embedding.weight",
+      "conditioner.embedders.1.model.token_embedding.weight"), "an SDXL checkpoint, not an ldm .* load_backend"),
+    (("conditioner.embedders.0.model.token_embedding.weight",), "an SDXL-family checkpoint .* the SDXL refiner"),
+], ids=["base: use load_backend", "refiner refused"])
+def test_ldm_loader_names_the_sdxl_file_and_says_what_to_do(tmp_path, keys, expected):
+    from safetensors.torch import save_file
+
+    from lib_ti.model.loader import UNET_IN_KEY, load_ldm
+
+    path = tmp_path / "xl.safetensors"
+    save_file({UNET_IN_KEY: torch.zeros(8, 4, 3, 3), **{k: torch.zeros(4, 8) for k in keys}}, str(path))
+    with pytest.raises(ValueError, match=f"^{re.escape(str(path))}: this is {expected}"):
+        load_ldm(path)
