@@ -102,8 +102,9 @@ def _run(func):
 
 
 def _model_args(p: argparse.ArgumentParser, required: bool) -> None:
-    p.add_argument("--ckpt", type=Path, required=required, help="SD 1.x/2.x checkpoint (.safetensors or .ckpt)")
-    p.add_argument("--config", type=Path, help="model config yaml (default: <ckpt>.yaml beside it, else detected)")
+    p.add_argument("--ckpt", type=Path, required=required, help="SD 1.x/2.x/SDXL checkpoint (.safetensors or .ckpt)")
+    p.add_argument("--config", type=Path, help="model config: an ldm yaml or an SDXL config folder "
+                   "(default: <ckpt>.yaml or <ckpt>/ beside it, else detected)")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -58,8 +58,10 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """Checkpoint, device and data folder, shared with ``sweep``."""
     g = parser.add_argument_group("model and folders")
     g.add_argument("--ckpt", type=Path, default=None,
-                   help="SD 1.x/2.x checkpoint (.safetensors or .ckpt); default: the bundled demo model when present")
-    g.add_argument("--config", type=Path, default=None, help="ldm inference yaml (default: detected)")
+                   help="SD 1.x/2.x/SDXL checkpoint (.safetensors or .ckpt); default: the bundled demo model when "
+                   "present")
+    g.add_argument("--config", type=Path, default=None, help="model config: an ldm yaml (SD 1.x/2.x) or an SDXL config "
+                   "folder (default: <ckpt>.yaml or <ckpt>/ beside it, else detected)")
     g.add_argument("--device", default=None, help="cuda, cpu, … (default: cuda when available)")
     g.add_argument("--data-root", type=Path, default=None,
                    help="TI Lab's data folder, shared with the app (default: $TILAB_DATA or ~/.local/share/ti-lab)")
@@ -101,7 +103,7 @@ def load_backend(ckpt: Any, config: Any, device: Any, precision: str = "auto") -
         except ImportError:
             ckpt = None
         if ckpt is None:
-            raise ValueError("No checkpoint: give --ckpt model.safetensors (an SD 1.x or 2.x checkpoint).")
+            raise ValueError("No checkpoint: give --ckpt model.safetensors (an SD 1.x, 2.x or SDXL checkpoint).")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     try:
         from ..model.precision import decide_precision
