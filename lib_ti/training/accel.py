@@ -11,12 +11,17 @@
 
 Patches are per instance (``module.forward = ...``, :func:`_patched_forwards`) and removed by deleting the
 attribute.
+
+Standalone SDXL runs a diffusers UNet (:mod:`lib_ti.model.sdxl_loader`), whose blocks are not ldm's: there both
+switches use diffusers' own means, and put back exactly what was there before (:func:`_diffusers_checkpointing`,
+:func:`_diffusers_attention`). Its blocks checkpoint only while autograd records (diffusers checks
+``torch.is_grad_enabled()``), so previews and the fixed-batch loss under ``no_grad`` are not slowed.
 """
 
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, ContextManager, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from ..model.precision import device_type
 
@@ -69,10 +74,38 @@ def _patched_forwards(modules: Iterable[Any], make_forward: Callable[[Any], Call
             vars(m).pop("forward", None)
 
 
-def sdpa_attention(model: Any, device: Any, enabled: bool = True) -> ContextManager[int]:
-    """Yields how many attention modules were switched (0 off CUDA or when the host already patched)."""
+@contextlib.contextmanager
+def sdpa_attention(model: Any, device: Any, enabled: bool = True) -> Iterator[int]:
+    """Yields how many attention modules were switched (ldm: 0 off CUDA or when the host already patched).
+
+    A diffusers UNet follows the switch on every device: on, its SDPA processor (diffusers' own default on torch 2,
+    also fast on CPU); off, its classic processor (explicit softmax(QKᵀ)V), for an old GPU where SDPA kernels fail.
+    """
     on = enabled and device_type(device) == "cuda"
-    return _patched_forwards(_ldm_cross_attention_modules(model) if on else [], _sdpa_forward)
+    with _patched_forwards(_ldm_cross_attention_modules(model) if on else [], _sdpa_forward) as n_ldm, \
+            _diffusers_attention(model, enabled) as n_diffusers:
+        yield n_ldm + n_diffusers
+
+
+@contextlib.contextmanager
+def _diffusers_attention(model: Any, sdpa: bool) -> Iterator[int]:
+    """diffusers ``Attention`` modules using its default processor of the other kind get this kind; custom
+    processors (adapters, xformers) are left alone; every module gets its own processor object back on exit."""
+    modules = [m for m in model.modules() if hasattr(m, "set_processor") and hasattr(m, "processor")]
+    if not modules:
+        yield 0
+        return
+    from diffusers.models.attention_processor import AttnProcessor, AttnProcessor2_0
+
+    old_kind, new_kind = (AttnProcessor, AttnProcessor2_0) if sdpa else (AttnProcessor2_0, AttnProcessor)
+    switched = [(m, m.processor) for m in modules if type(m.processor) is old_kind]
+    try:
+        for m, _ in switched:
+            m.set_processor(new_kind())
+        yield len(switched)
+    finally:
+        for m, processor in switched:
+            m.set_processor(processor)
 
 
 def _checkpointed_forward(module: Any) -> Callable:
@@ -90,10 +123,40 @@ def _checkpointed_forward(module: Any) -> Callable:
 CHECKPOINTED_BLOCKS = frozenset({"BasicTransformerBlock", "ResBlock", "AttentionBlock"})
 
 
-def gradient_checkpointing(model: Any, enabled: bool = True) -> ContextManager[int]:
-    """Recompute block activations in backward; yields the number of wrapped blocks."""
+@contextlib.contextmanager
+def gradient_checkpointing(model: Any, enabled: bool = True) -> Iterator[int]:
+    """Recompute block activations in backward; yields the number of wrapped (ldm/sgm) or switched (diffusers)
+    blocks."""
     blocks = [m for m in model.modules() if type(m).__name__ in CHECKPOINTED_BLOCKS and hasattr(m, "_forward")]
-    return _patched_forwards(blocks if enabled else [], _checkpointed_forward)
+    with _patched_forwards(blocks if enabled else [], _checkpointed_forward) as n_ldm, \
+            _diffusers_checkpointing(model if enabled else None) as n_diffusers:
+        yield n_ldm + n_diffusers
+
+
+_UNSET = object()
+
+
+@contextlib.contextmanager
+def _diffusers_checkpointing(model: Any) -> Iterator[int]:
+    """diffusers models in ``model`` (the UNet, the VAE) with their own ``enable_gradient_checkpointing()`` (the
+    non-reentrant ``torch.utils.checkpoint``, which needs no trainable block weights); each block's flag and
+    function are put back on exit, so a model that had it on keeps it on."""
+    models = [] if model is None else [m for m in model.modules() if getattr(m, "_supports_gradient_checkpointing",
+                                                                            False)
+                                       and callable(getattr(m, "enable_gradient_checkpointing", None))]
+    saved = {id(b): (b, b.gradient_checkpointing, vars(b).get("_gradient_checkpointing_func", _UNSET))
+             for mm in models for b in mm.modules() if hasattr(b, "gradient_checkpointing")}
+    try:
+        for mm in models:
+            mm.enable_gradient_checkpointing()
+        yield sum(1 for b, was_on, _ in saved.values() if not was_on)
+    finally:
+        for b, was_on, func in saved.values():
+            b.gradient_checkpointing = was_on
+            if func is _UNSET:
+                vars(b).pop("_gradient_checkpointing_func", None)
+            else:
+                b._gradient_checkpointing_func = func
 
 
 @contextlib.contextmanager
