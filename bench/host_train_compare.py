@@ -1,209 +1,267 @@
-"""TI Lab's training loop vs the host's own trainer (``POST /sdapi/v1/train/embedding``), side by side in one run.
+"""TI Lab's trainer INSIDE the host vs the host's own trainer, same model, same settings, one run, interleaved.
 
-Needs a RUNNING AUTOMATIC1111 WebUI started with ``--api`` (so it is not part of the test suite) and the
-checkpoint file that host has loaded (or can load: the bench selects it through ``/sdapi/v1/options``).
-Both sides train a fresh 1-vector embedding (init text ``*``) on the same dataset, at the same size, batch
-size, gradient accumulation, learning rate, template name and latent method, with previews and intermediate
-saves off (the host needs ``create_image_every``/``save_embedding_every`` > 0, so they get a value above
-the step count).
+Both sides run in the same WebUI process on the same loaded checkpoint (``shared.sd_model``, with whatever
+``--medvram``/``--lowvram``/precision flags the host was started with), so faults that only exist inside the host
+(an unfrozen model, low-VRAM hooks, the host's dtype) are part of what is measured:
 
-Set-up is subtracted: each side trains N and then 2N steps from scratch, and the step rate is
-``N / (t(2N) - t(N))`` (dataset loading, latent caching and the final save are paid by both runs alike).
-Host: wall time of the HTTP call. TI Lab: wall time of ``Trainer.run()`` on the checkpoint loaded
-standalone (``lib_ti.model.loader.load_ldm``, loaded once before timing). Rounds are interleaved
-(host N, ours N, host 2N, ours 2N) so load changes on a shared machine hit both sides alike; the median
-over rounds is reported.
+- host: ``POST /sdapi/v1/train/embedding``. Its per-step timer is ``/sdapi/v1/progress`` polled from a second
+  thread (the host sets ``state.job_no`` to the step after each update): the time between successive step numbers.
+- TI Lab: ``POST /tilab/api/train`` (added by TI Lab when the host runs with ``--api``), which runs TI Lab's
+  ``Trainer`` on ``shared.sd_model`` under the host's queue lock and answers with its own per-step timers.
+- Peak memory: ``POST /tilab/api/memory`` resets the process's peak (CUDA allocated; resident set through
+  ``/proc/self/clear_refs``) before each run, ``GET`` reads it after; both sides are measured the same way.
 
-Threads: this process runs with OMP_NUM_THREADS=1 / ``torch.set_num_threads(1)``; the host's value is read
-from its process environment when ``--host-pid-file`` names the host's pid file (the harness sets 1).
+Each side trains a fresh 1-vector embedding (init ``*``) ``--steps`` steps (default 20) per round; set-up is the
+time from the call to the end of step 1 minus step 1. Nothing is subtracted between runs. Every figure is checked
+before anything is reported: all steps ran, timers are positive, set-up is not negative, the steps fit in the wall
+time, the polled host timer agrees with its wall time, and the ratios are plausible; a failed check stops the bench
+with the reason instead of a number.
 
-    python bench/host_train_compare.py http://127.0.0.1:7860 \
-        --ckpt HOST/models/Stable-diffusion/tiny768.safetensors [--config ...yaml] \
-        [--data tests/data/photos/teapot] [--host-pid-file HOST/logs/host-7860.pid] [--steps 10] [--rounds 2]
+Not part of the test suite: it needs a RUNNING host (``--api``) with TI Lab installed and a checkpoint loaded. The
+dataset must be readable by the host (same machine); with ``--listen`` its folder must be allowed in TI Lab's
+settings.
+
+    python bench/host_train_compare.py http://127.0.0.1:7860 [--data tests/data/photos/teapot] [--steps 20] \
+        [--rounds 2] [--size 512] [--lr 0.005] [--template style_filewords] [--poll 0.02]
 """
 
 from __future__ import annotations
 
-import os
-
-# before torch is imported anywhere: the same thread setting as the host harness (see its env.sh)
-os.environ["OMP_NUM_THREADS"] = "1"
-os.environ["MKL_NUM_THREADS"] = "1"
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import urllib.request  # noqa: E402
-from pathlib import Path  # noqa: E402
-from urllib.parse import urlparse  # noqa: E402
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+GOAL = 1.5
 
 
-def call(base: str, path: str, body=None, timeout: float = 3600) -> tuple[dict, float]:
-    """JSON request to the host; returns (answer, seconds)."""
+class BenchRefused(SystemExit):
+    """A measurement that failed a sanity check: reported instead of a number."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(f"refused: {why}")
+
+
+def call(base: str, path: str, body: Any = None, method: Optional[str] = None, timeout: float = 7200) -> Any:
     req = urllib.request.Request(base + path, data=None if body is None else json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"})
-    t0 = time.perf_counter()
+                                 headers={"Content-Type": "application/json"}, method=method)
     with urllib.request.urlopen(req, timeout=timeout) as r:
-        out = json.loads(r.read())
-    return out, time.perf_counter() - t0
+        return json.loads(r.read())
 
 
-def host_threads(pid_file: Path | None) -> str:
-    """OMP_NUM_THREADS of the host process, read from /proc via its pid file (best effort)."""
-    if pid_file is None:
-        return "unknown (give --host-pid-file; set OMP_NUM_THREADS=1 when starting the host)"
-    try:
-        pid = pid_file.read_text().strip()
-        env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-        for item in env:
-            if item.startswith(b"OMP_NUM_THREADS="):
-                return item.split(b"=", 1)[1].decode() + f" (read from pid {pid}'s environment)"
-        return f"not set in pid {pid}'s environment (torch default)"
-    except OSError:
-        return f"unknown (cannot read {pid_file}; set OMP_NUM_THREADS=1 when starting the host)"
+@dataclass
+class RunTimes:
+    """One training run, as both sides report it."""
+
+    side: str
+    wall_s: float
+    setup_s: float
+    step_s: list[float]
+    peak: dict = field(default_factory=dict)
+    steps_seen: int = 0
+
+    @property
+    def step_median(self) -> float:
+        return statistics.median(self.step_s)
 
 
-def host_train(base: str, name: str, steps: int, a, log_dir: str) -> float:
-    """Create a fresh embedding and train it ``steps`` steps with the host's trainer; returns wall seconds."""
-    emb, _ = call(base, "/sdapi/v1/embeddings")
-    if name in emb.get("loaded", {}):
-        raise SystemExit(f"{name} already exists in the host; the bench needs a new name per run")
+def step_times_from_polls(polls: list[tuple[float, int]], t0: float) -> tuple[list[float], float, int]:
+    """(per-step seconds, set-up seconds, distinct steps seen) from ``(time, job_no)`` samples of the host's progress.
+
+    A step's time is the gap between the first sightings of two successive step numbers; when a poll skipped a
+    number the gap is shared equally by the steps it covers. Set-up is the first sighting of step 1 (or the first
+    step seen, less the steps it covers) minus one step.
+    """
+    firsts: list[tuple[float, int]] = []
+    for t, n in polls:
+        if n > 0 and (not firsts or n > firsts[-1][1]):
+            firsts.append((t, n))
+    steps: list[float] = []
+    for (ta, na), (tb, nb) in zip(firsts, firsts[1:]):
+        steps += [(tb - ta) / (nb - na)] * (nb - na)
+    if not firsts or not steps:
+        return steps, float("nan"), len(firsts)
+    med = statistics.median(steps)
+    setup = firsts[0][0] - t0 - med * firsts[0][1]
+    return steps, setup, len(firsts)
+
+
+def host_run(base: str, name: str, a: argparse.Namespace) -> RunTimes:
+    """The host's trainer, with its progress polled for per-step times."""
     call(base, "/sdapi/v1/create/embedding",
          {"name": name, "num_vectors_per_token": 1, "overwrite_old": True, "init_text": "*"})
     never = 10 ** 7  # > 0 (0 makes the host's trainer fail), far above the step count: no previews, no copies
-    args = dict(
+    body = dict(
         id_task=f"bench-{name}", embedding_name=name, learn_rate=a.lr, batch_size=1, gradient_step=1,
-        data_root=str(a.data), log_directory=log_dir, training_width=a.size, training_height=a.size, varsize=False,
-        steps=steps, clip_grad_mode="disabled", clip_grad_value="0.1", shuffle_tags=False, tag_drop_out=0,
-        latent_sampling_method="once", use_weight=False, create_image_every=never, save_embedding_every=never,
-        template_filename=f"{a.template}.txt", save_image_with_stored_embedding=False, preview_from_txt2img=False,
-        preview_prompt="", preview_negative_prompt="", preview_steps=20, preview_sampler_name="Euler a",
-        preview_cfg_scale=7, preview_seed=-1, preview_width=a.size, preview_height=a.size,
+        data_root=str(a.data), log_directory=str(a.log_dir), training_width=a.size, training_height=a.size,
+        varsize=False, steps=a.steps, clip_grad_mode="disabled", clip_grad_value="0.1", shuffle_tags=False,
+        tag_drop_out=0, latent_sampling_method="once", use_weight=False, create_image_every=never,
+        save_embedding_every=never, template_filename=f"{a.template}.txt", save_image_with_stored_embedding=False,
+        preview_from_txt2img=False, preview_prompt="", preview_negative_prompt="", preview_steps=20,
+        preview_sampler_name="Euler a", preview_cfg_scale=7, preview_seed=-1, preview_width=a.size,
+        preview_height=a.size,
     )
-    out, seconds = call(base, "/sdapi/v1/train/embedding", args)
+    call(base, "/tilab/api/memory", {}, method="POST")
+    polls: list[tuple[float, int]] = []
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.is_set():
+            try:
+                state = call(base, "/sdapi/v1/progress?skip_current_image=true", timeout=10)["state"]
+                polls.append((time.perf_counter(), int(state.get("job_no", 0))))
+            except (urllib.error.URLError, KeyError, ValueError, OSError):
+                pass
+            done.wait(a.poll)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    t0 = time.perf_counter()
+    poller.start()
+    out = call(base, "/sdapi/v1/train/embedding", body)
+    wall = time.perf_counter() - t0
+    done.set()
+    poller.join()
     info = str(out.get("info", out))
     if "error: None" not in info:
-        raise SystemExit(f"host training failed: {info}")
-    emb, _ = call(base, "/sdapi/v1/embeddings")
-    got = emb.get("loaded", {}).get(name, {}).get("step")  # a new embedding starts at 0: proves steps ran
-    if got != steps:
-        raise SystemExit(f"host embedding {name} is at step {got}, expected {steps}: {info}")
-    return seconds
+        raise BenchRefused(f"the host's training failed: {info}")
+    got = call(base, "/sdapi/v1/embeddings").get("loaded", {}).get(name, {}).get("step")
+    if got != a.steps:
+        raise BenchRefused(f"host embedding {name} is at step {got}, not {a.steps}: {info}")
+    steps, setup, seen = step_times_from_polls(polls, t0)
+    return RunTimes("host", wall, setup, steps, call(base, "/tilab/api/memory"), seen)
 
 
-def ours_train(backend, name: str, steps: int, a, workdir: Path) -> tuple[float, list[float]]:
-    """Train a fresh embedding ``steps`` steps with TI Lab's Trainer; returns (wall seconds, per-step seconds)."""
-    from lib_ti.training.config import TrainConfig
-    from lib_ti.training.loop import Trainer
-
-    run = workdir / f"{name}-{time.time_ns()}"
-    cfg = TrainConfig(name=name, data_dir=a.data, run_dir=run, embeddings_dir=run, template=a.template,
-                      learn_rate=a.lr, steps=steps, batch_size=1, grad_accum=1, width=a.size, height=a.size,
-                      latent_method="once", num_vectors=1, init_text="*", save_every=0, preview_every=0)
-    per_step: list[float] = []
-    trainer = Trainer(backend, cfg, on_event=lambda kind, d: per_step.append(d.seconds) if kind == "step" else None)
+def tilab_run(base: str, name: str, a: argparse.Namespace) -> RunTimes:
+    """TI Lab's trainer inside the host (``/tilab/api/train``)."""
+    body = {"name": name, "data_dir": str(a.data), "steps": a.steps, "batch_size": 1, "grad_accum": 1,
+            "width": a.size, "height": a.size, "learn_rate": a.lr, "template": a.template, "latent_method": "once",
+            "num_vectors": 1, "init_text": "*", "save_every": 0, "preview_every": 0, "eval_every": 0}
+    call(base, "/tilab/api/memory", {}, method="POST")
     t0 = time.perf_counter()
-    result = trainer.run()
-    seconds = time.perf_counter() - t0
-    if result.status != "finished" or result.step != steps:
-        raise SystemExit(f"TI Lab training ended {result.status} at step {result.step}: {result.message}")
-    return seconds, per_step
+    out = call(base, "/tilab/api/train", body)
+    wall = time.perf_counter() - t0
+    if "error" in out:
+        raise BenchRefused(f"TI Lab's training failed: {out['error']}")
+    if out.get("status") != "finished" or out.get("step") != a.steps:
+        raise BenchRefused(f"TI Lab's run ended {out.get('status')} at step {out.get('step')}: {out.get('message')}")
+    a.precision_line = out.get("precision", "")
+    return RunTimes("TI Lab", wall, float(out["setup_s"]), list(out["step_s"]), call(base, "/tilab/api/memory"),
+                    len(out["step_s"]))
 
 
-def main() -> int:
+def check(run: RunTimes, steps: int, poll: float) -> None:
+    """Refuse a run whose timers cannot be right."""
+    where = f"{run.side} run"
+    if run.side == "host" and run.steps_seen < max(2, steps // 2):
+        raise BenchRefused(f"{where}: the progress poll saw {run.steps_seen} of {steps} steps; steps are shorter "
+                           f"than the poll interval ({poll} s). Lower --poll or use a larger --size.")
+    if run.side != "host" and len(run.step_s) != steps:
+        raise BenchRefused(f"{where}: {len(run.step_s)} step timers for {steps} steps")
+    if not run.step_s or min(run.step_s) <= 0:
+        raise BenchRefused(f"{where}: a step timer is not positive ({run.step_s[:5]}…)")
+    if not run.setup_s >= -poll:  # also catches NaN
+        raise BenchRefused(f"{where}: negative set-up {run.setup_s:.3f} s")
+    if sum(run.step_s) > run.wall_s * 1.01 + poll:
+        raise BenchRefused(f"{where}: the steps ({sum(run.step_s):.2f} s) do not fit in the wall time "
+                           f"({run.wall_s:.2f} s)")
+    if run.side == "host":
+        implied = (run.wall_s - max(run.setup_s, 0)) / steps
+        if not 0.5 <= run.step_median / implied <= 2.0:
+            raise BenchRefused(f"{where}: the polled step time ({run.step_median * 1000:.0f} ms) disagrees with "
+                               f"the wall time ({implied * 1000:.0f} ms per step after set-up)")
+
+
+def ratio(host: float, ours: float, what: str) -> float:
+    r = host / ours
+    if not 0.02 < r < 50:
+        raise BenchRefused(f"implausible {what} ratio {r:.3f} (host {host:.3f}, TI Lab {ours:.3f})")
+    return r
+
+
+def fmt_peak(peak: dict) -> str:
+    parts = []
+    if peak.get("cuda_peak_bytes") is not None:
+        parts.append(f"CUDA {peak['cuda_peak_bytes'] / 2**20:.0f} MiB")
+    if peak.get("rss_peak_bytes"):
+        parts.append(f"RSS {peak['rss_peak_bytes'] / 2**20:.0f} MiB")
+    return ", ".join(parts) or "n/a"
+
+
+def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("url", help="running host, e.g. http://127.0.0.1:7860 (started with --api)")
-    ap.add_argument("--ckpt", type=Path, required=True, help="the checkpoint the host runs (same file)")
-    ap.add_argument("--config", type=Path, default=None, help="its yaml (default: <ckpt>.yaml beside it)")
+    ap.add_argument("url", help="running host with TI Lab installed, started with --api (e.g. http://127.0.0.1:7860)")
     ap.add_argument("--data", type=Path, default=REPO / "tests" / "data" / "photos" / "teapot",
-                    help="training images (default: the repository's teapot photos)")
-    ap.add_argument("--host-pid-file", type=Path, default=None,
-                    help="the host's pid file, to report its thread setting (optional)")
-    ap.add_argument("--steps", type=int, default=10, help="N: each side trains N and 2N steps")
-    ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--size", type=int, default=64)
+                    help="training images readable by the host (default: the repository's teapot photos)")
+    ap.add_argument("--steps", type=int, default=20, help="steps per run (the issue's goal is stated at 20)")
+    ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds; the order alternates per round")
+    ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--lr", default="0.005")
     ap.add_argument("--template", default="style_filewords",
-                    help="template name; both the host and TI Lab ship one by this name (prompts stay < 75 tokens)")
-    a = ap.parse_args()
+                    help="template name both the host and TI Lab ship (prompts stay < 75 tokens)")
+    ap.add_argument("--poll", type=float, default=0.02, help="seconds between polls of the host's progress")
+    a = ap.parse_args(argv)
+    if a.steps < 4:
+        ap.error("--steps must be at least 4 (per-step medians need a few steps)")
+    a.data = a.data.resolve()
+    return a
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    a = parse_args(argv)
     base = a.url.rstrip("/")
-    n = a.steps
+    try:
+        mem = call(base, "/tilab/api/memory", timeout=10)
+        opts = call(base, "/sdapi/v1/options", timeout=30)
+    except urllib.error.HTTPError as exc:
+        raise SystemExit(f"{base} answered {exc.code}: start the WebUI with --api and TI Lab installed") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise SystemExit(f"no WebUI at {base}: {exc}") from None
+    a.log_dir = Path(tempfile.mkdtemp(prefix="tilab-bench-host-log-"))  # the host's trainer writes its logs here
+    a.precision_line = ""
+    print(f"host {base}: checkpoint {opts.get('sd_model_checkpoint')!r}, device {mem.get('device')}, "
+          f"training_xattention_optimizations={opts.get('training_xattention_optimizations')}")
+    print(f"settings: {a.data} ({sum(1 for p in a.data.iterdir() if p.is_file())} files), {a.size}x{a.size}, "
+          f"batch 1, accumulation 1, lr {a.lr}, template {a.template}, latents 'once', 1 vector init '*', "
+          f"no previews or intermediate saves; {a.steps} steps, {a.rounds} rounds, poll {a.poll} s")
+    runs: dict[str, list[RunTimes]] = {"host": [], "TI Lab": []}
+    stamp = time.time_ns() % 10 ** 9
+    for r in range(a.rounds):
+        order = (host_run, tilab_run) if r % 2 == 0 else (tilab_run, host_run)
+        for fn in order:
+            # a new name each run: the host reloads its embedding database only when the folder's mtime changes
+            run = fn(base, f"bench{'host' if fn is host_run else 'tilab'}{stamp}r{r}", a)
+            check(run, a.steps, a.poll)
+            runs[run.side].append(run)
+            print(f"  round {r + 1} {run.side:7s}: wall {run.wall_s:7.2f} s, set-up {run.setup_s:6.2f} s, "
+                  f"step median {run.step_median * 1000:7.1f} ms, peak {fmt_peak(run.peak)}", flush=True)
 
-    from lib_ti.core.torch_compat import ensure_torchvision
+    def med(side: str, attr: str) -> float:
+        return statistics.median(getattr(x, attr) for x in runs[side])
 
-    ensure_torchvision()
-    import torch
-
-    torch.set_num_threads(1)
-
-    # the host must run the same checkpoint
-    opts, _ = call(base, "/sdapi/v1/options")
-    if not str(opts.get("sd_model_checkpoint", "")).startswith(a.ckpt.name):
-        print(f"host had {opts.get('sd_model_checkpoint')!r}; selecting {a.ckpt.name}")
-        call(base, "/sdapi/v1/options", {"sd_model_checkpoint": a.ckpt.name})
-        opts, _ = call(base, "/sdapi/v1/options")
-    print(f"host: {base}, checkpoint {opts.get('sd_model_checkpoint')!r}, "
-          f"training_xattention_optimizations={opts.get('training_xattention_optimizations')}, "
-          f"OMP_NUM_THREADS={host_threads(a.host_pid_file)}")
-    print(f"TI Lab: this process, OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}, "
-          f"torch.get_num_threads()={torch.get_num_threads()}, torch {torch.__version__}")
-
-    from lib_ti.model.backend import SDBackend
-    from lib_ti.model.loader import load_ldm
-
-    t0 = time.perf_counter()
-    backend = SDBackend(load_ldm(a.ckpt, a.config, device="cpu", dtype=torch.float32))
-    print(f"TI Lab loaded {a.ckpt.name} standalone in {time.perf_counter() - t0:.1f} s "
-          f"(width {backend.embedding_width}, {backend.family})")
-    print(f"settings: dataset {a.data} ({sum(1 for p in a.data.iterdir() if p.is_file())} files), {a.size}x{a.size}, "
-          f"batch 1, grad-accum 1, lr {a.lr}, template {a.template}, latents 'once', 1 vector init '*', "
-          f"no previews, no intermediate saves; N={n}, 2N={2 * n}, rounds={a.rounds}")
-
-    host_t: dict[int, list[float]] = {n: [], 2 * n: []}
-    ours_t: dict[int, list[float]] = {n: [], 2 * n: []}
-    ours_steps: list[float] = []
-    with tempfile.TemporaryDirectory(prefix="tilab-bench-") as tmp:
-        work = Path(tmp)
-        log_dir = str(work / "host-log")
-        for r in range(a.rounds):
-            for steps in (n, 2 * n):
-                # a new name each run: the host's create/embedding reloads its embedding database only when the
-                # folder's mtime changes, so overwriting a file in place would leave the old (trained) step loaded
-                # and the next train call would return at once
-                h = host_train(base, f"benchhost{steps}r{r}t{time.time_ns() % 10**9}", steps, a, log_dir)
-                o, per_step = ours_train(backend, f"benchours{steps}", steps, a, work)
-                host_t[steps].append(h)
-                ours_t[steps].append(o)
-                ours_steps.extend(per_step)
-                print(f"  round {r + 1}, {steps:4d} steps: host {h:7.2f} s | TI Lab {o:7.2f} s", flush=True)
-
-    def rate(t: dict[int, list[float]]) -> tuple[float, list[float]]:
-        diffs = [b - s for s, b in zip(t[n], t[2 * n])]
-        return n / statistics.median(diffs), diffs
-
-    host_rate, host_d = rate(host_t)
-    ours_rate, ours_d = rate(ours_t)
+    per_step = ratio(med("host", "step_median"), med("TI Lab", "step_median"), "per-step")
+    end_to_end = ratio(med("host", "wall_s"), med("TI Lab", "wall_s"), "end-to-end")
     print()
-    print(f"{'':28s}{'host train/embedding':>22s}{'TI Lab Trainer':>18s}")
-    print(f"{'t(N) median, s':28s}{statistics.median(host_t[n]):22.2f}{statistics.median(ours_t[n]):18.2f}")
-    print(f"{'t(2N) median, s':28s}{statistics.median(host_t[2 * n]):22.2f}{statistics.median(ours_t[2 * n]):18.2f}")
-    print(f"{'t(2N)-t(N) per round, s':28s}{', '.join(f'{d:.2f}' for d in host_d):>22s}"
-          f"{', '.join(f'{d:.2f}' for d in ours_d):>18s}")
-    print(f"{'steps/s (set-up subtracted)':28s}{host_rate:22.3f}{ours_rate:18.3f}")
-    print(f"{'steps/s end to end at 2N':28s}{2 * n / statistics.median(host_t[2 * n]):22.3f}"
-          f"{2 * n / statistics.median(ours_t[2 * n]):18.3f}")
-    print(f"TI Lab per-step timer (Trainer StepInfo.seconds), median: {statistics.median(ours_steps) * 1000:.0f} ms "
-          f"= {1 / statistics.median(ours_steps):.3f} steps/s")
-    ratio = ours_rate / host_rate
-    print(f"ratio TI Lab / host step rate: {ratio:.2f}x (goal >= 1.5x: {'met' if ratio >= 1.5 else 'NOT met'})")
+    print(f"{'median over rounds':30s}{'host trainer':>16s}{'TI Lab in host':>16s}")
+    for label, attr, scale, unit in (("set-up before step 1", "setup_s", 1, "s"), ("per step", "step_median", 1000,
+                                                                                    "ms"),
+                                     (f"end to end, {a.steps} steps", "wall_s", 1, "s")):
+        print(f"{label + ', ' + unit:30s}{med('host', attr) * scale:16.2f}{med('TI Lab', attr) * scale:16.2f}")
+    print(f"{'peak memory (last round)':30s}{fmt_peak(runs['host'][-1].peak):>16s}"
+          f"{fmt_peak(runs['TI Lab'][-1].peak):>16s}")
+    print(f"TI Lab {a.precision_line}")
+    for what, value in (("per step", per_step), (f"end to end at {a.steps} steps", end_to_end)):
+        print(f"speed-up {what}: {value:.2f}x (goal >= {GOAL}x: {'met' if value >= GOAL else 'NOT met'})")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

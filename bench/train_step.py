@@ -36,7 +36,7 @@ def peak_memory(device) -> str:
     return f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB (process peak RSS)"
 
 
-def reference_steps(backend, x0s, prompt: str, n_vec: int, steps: int, amp) -> list[float]:
+def reference_steps(backend, x0s, prompt: str, n_vec: int, steps: int, plan) -> list[float]:
     """Bare TI steps; returns per-step seconds."""
     import torch
     import torch.nn.functional as F
@@ -66,7 +66,7 @@ def reference_steps(backend, x0s, prompt: str, n_vec: int, steps: int, amp) -> l
                               out[:, pos + n_vec:]], 1)
 
         h = module.register_forward_hook(inject)
-        with autocast_for(dev, amp is not None, amp):
+        with autocast_for(dev, plan):
             cond = tr(input_ids=ids).last_hidden_state
             out = backend.apply_model(x_noisy, t, cond)
         h.remove()
@@ -118,12 +118,11 @@ def bench_model(label: str, model, device, res: int, batch: int, steps: int, rou
 
     from conftest import write_images
     from lib_ti.model.backend import SDBackend
-    from lib_ti.model.precision import amp_dtype
     from lib_ti.training.accel import sdpa_attention
 
     model.to(device)
     backend = SDBackend(model)
-    amp = amp_dtype("auto", device)
+    plan = backend.precision("auto")
     n_vec = 4
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -139,7 +138,7 @@ def bench_model(label: str, model, device, res: int, batch: int, steps: int, rou
         ref, ours, vae = [], [], 0
         for r in range(rounds):
             with sdpa_attention(model, device):  # the same attention kernel for both
-                ref += reference_steps(backend, x0s, "a photo of benchtok", n_vec, steps + 1, amp)[1:]
+                ref += reference_steps(backend, x0s, "a photo of benchtok", n_vec, steps + 1, plan)[1:]
             t, calls = our_steps(backend, data, tmp / f"r{r}", res, batch, n_vec, steps + 1)
             ours += t[1:]
             vae += calls

@@ -124,9 +124,13 @@ def register_settings() -> None:
 
 def on_app_started(demo: Any, app: Any) -> None:  # noqa: ARG001 - host callback signature
     """``on_app_started`` callback: the small API the prompt-box presets call."""
+    from modules import shared
+
     from .ui.api import add_routes
 
     add_routes(app, host_settings)
+    if getattr(shared.cmd_opts, "api", False):  # the host's own rule for its /sdapi routes
+        add_training_routes(app)
 
 
 # --- model & embeddings ---------------------------------------------------------------------
@@ -341,3 +345,103 @@ def host_template_dirs() -> tuple:
 
     folder = getattr(shared.cmd_opts, "textual_inversion_templates_dir", None)
     return (Path(folder),) if folder else ()
+
+
+# --- training over HTTP (scripts and bench/host_train_compare.py) -----------------------------
+
+def add_training_routes(app: Any) -> None:
+    """``POST /tilab/api/train`` trains on the host's loaded model inside the host and answers with timings;
+    ``GET/POST /tilab/api/memory`` reads / resets the process's peak memory, so a script can measure the host's
+    own trainer and TI Lab's the same way. Registered only when the host runs with ``--api``."""
+    from fastapi import Body
+
+    def _train(body: dict = Body(...)) -> dict:  # noqa: B008 - FastAPI's idiom
+        return train_over_http(body)
+
+    def _memory() -> dict:
+        return peak_memory()
+
+    def _reset() -> dict:
+        return peak_memory(reset=True)
+
+    app.add_api_route("/tilab/api/train", _train, methods=["POST"])
+    app.add_api_route("/tilab/api/memory", _memory, methods=["GET"])
+    app.add_api_route("/tilab/api/memory", _reset, methods=["POST"])
+
+
+def train_over_http(values: dict) -> dict:
+    """Run one training on ``shared.sd_model`` under the host's queue lock and progress state; answer with the
+    result and the timers: set-up seconds (call to the end of step 1 minus step 1), each step's seconds, total.
+
+    ``values`` are :class:`~lib_ti.training.config.TrainConfig` fields; ``data_dir`` goes through the folder guard,
+    the run folder and embeddings folder are the host's (a caller cannot choose where files are written).
+    """
+    import datetime as _dt
+    import time
+
+    from .training.config import TrainConfig
+    from .training.loop import Trainer, TrainingError
+
+    values = dict(values)
+    for key in ("run_dir", "embeddings_dir", "resume", "init_embedding"):
+        if key in values:
+            return {"error": f"'{key}' cannot be set over HTTP; the host's folders are used."}
+    try:
+        name = str(values.get("name", ""))
+        values["data_dir"] = str(current_guard().check(str(values.get("data_dir", "")), must_exist=True,
+                                                       kind="dataset folder"))
+        values["run_dir"] = str(host_data_dir() / "ti-lab" / "training" / name / f"{_dt.datetime.now():%Y%m%d-%H%M%S}")
+        values["embeddings_dir"] = str(host_embeddings_dir())
+        cfg = TrainConfig.from_mapping(values)
+        cfg.validate()
+        backend = host_sd_backend()
+    except (KeyError, ValueError, TypeError, OSError) as exc:
+        return {"error": str(exc).strip("'\"")}
+    marks: dict = {"steps": []}
+    t0 = time.perf_counter()
+
+    def on_event(kind: str, data: Any) -> None:
+        if kind == "step":
+            marks["steps"].append(float(data.seconds))
+            marks.setdefault("first_step_end", time.perf_counter())
+        elif kind == "status" and str(data).startswith("Precision:"):
+            marks["precision"] = str(data)
+
+    from .core.jobs import Job
+
+    job = Job(training_progress_sink("train"))
+    try:
+        with training_queue_lock():
+            result = Trainer(backend, cfg, job=job, on_event=on_event,
+                             on_embedding_saved=register_saved_embedding, template_dirs=host_template_dirs()).run()
+    except (TrainingError, ValueError, OSError, InterruptedError) as exc:
+        return {"error": str(exc)}
+    total = time.perf_counter() - t0
+    steps = marks["steps"]
+    setup = (marks["first_step_end"] - t0 - steps[0]) if steps else total
+    return {"status": result.status, "step": result.step, "message": result.message, "setup_s": setup,
+            "step_s": steps, "total_s": total, "precision": marks.get("precision", ""),
+            "embedding": str(result.embedding_path) if result.embedding_path else None, **peak_memory()}
+
+
+def peak_memory(reset: bool = False) -> dict:
+    """Peak memory of the host process since the last reset: CUDA allocated bytes (when on CUDA) and resident
+    set (Linux ``VmHWM``; reset through ``/proc/self/clear_refs``)."""
+    import torch
+    from modules import devices
+
+    out: dict = {"device": str(devices.device)}
+    if torch.device(devices.device).type == "cuda":
+        if reset:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats(devices.device)
+        out["cuda_peak_bytes"] = int(torch.cuda.max_memory_allocated(devices.device))
+    try:
+        if reset:
+            Path("/proc/self/clear_refs").write_text("5")
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                out["rss_peak_bytes"] = int(line.split()[1]) * 1024
+    except OSError:
+        out["rss_peak_bytes"] = None
+    return out

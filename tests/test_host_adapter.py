@@ -209,3 +209,51 @@ def test_host_backend_refuses_an_inpainting_model(host_with_model, tmp_path):
     sys.modules["modules.shared"].sd_model = _instantiate(cfg, 0)
     with pytest.raises(ValueError, match="an inpainting model"):
         host.host_sd_backend()
+
+
+def test_train_route_trains_inside_the_host_and_reports_timers(host_with_model, fake_host, monkeypatch, tmp_path):
+    """``POST /tilab/api/train`` (with ``--api``): the host's model, lock and progress state; timers and memory."""
+    import threading
+
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from lib_ti import host
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent / "training"))
+    from conftest import write_images
+
+    states = []
+    fake_host.shared.state = types.SimpleNamespace(
+        interrupted=False, stopping_generation=False, job_count=0, job_no=0, textinfo="",
+        begin=lambda job: states.append(("begin", job)), end=lambda: states.append(("end",)))
+    call_queue = types.ModuleType("modules.call_queue")
+    call_queue.queue_lock = threading.Lock()
+    monkeypatch.setitem(sys.modules, "modules.call_queue", call_queue)
+    sys.modules["modules"].call_queue = call_queue
+    emb_dir = fake_host.data / "embeddings"
+    db = types.SimpleNamespace(embedding_dirs=[str(emb_dir)], skipped_embeddings={}, word_embeddings={})
+    db.load_textual_inversion_embeddings = lambda force_reload: db.word_embeddings.update(
+        {p.stem: p for p in emb_dir.glob("*.pt")})
+    sd_hijack = types.ModuleType("modules.sd_hijack")
+    sd_hijack.model_hijack = types.SimpleNamespace(embedding_db=db)
+    monkeypatch.setitem(sys.modules, "modules.sd_hijack", sd_hijack)
+    sys.modules["modules"].sd_hijack = sd_hijack
+    fake_host.shared.cmd_opts.api = True
+    app = FastAPI()
+    host.on_app_started(None, app)
+    client = TestClient(app)
+    data = write_images(tmp_path / "data", n=2)
+    body = {"name": "routezork", "data_dir": str(data), "steps": 3, "width": 64, "height": 64,
+            "learn_rate": "0.01", "save_every": 0, "preview_every": 0, "eval_every": 0}
+    out = client.post("/tilab/api/train", json=body).json()
+    assert out["status"] == "finished" and out["step"] == 3, out
+    assert len(out["step_s"]) == 3 and all(s > 0 for s in out["step_s"])
+    assert 0 <= out["setup_s"] < out["total_s"] and sum(out["step_s"]) < out["total_s"]
+    assert out["precision"].startswith("Precision: fp32 on cpu") and out["rss_peak_bytes"] > 0
+    assert (emb_dir / "routezork.pt").is_file() and "routezork" in db.word_embeddings  # usable in txt2img at once
+    assert states == [("begin", "tilab-train"), ("end",)] and not call_queue.queue_lock.locked()
+    refused = client.post("/tilab/api/train", json={**body, "embeddings_dir": "/elsewhere"}).json()
+    assert "cannot be set over HTTP" in refused["error"]
+    assert "Unknown training settings: bogus" in client.post("/tilab/api/train", json={**body, "bogus": 1}).json()["error"]
+    assert client.post("/tilab/api/memory").json()["rss_peak_bytes"] > 0

@@ -564,6 +564,7 @@ class Trainer:
                 base, self._baseline = self._baseline, None
                 self.log.add_metrics(self.start_step, self.fixed_loss(base),
                                      [float(x) for x in base.float().norm(dim=-1).cpu()])
+                self.log.metric_rows.sort(key=lambda r: r.step)  # the starting point goes first
             fixed = self.fixed_loss()
         norms = self._norms()
         if cfg.log_every and self.step % cfg.log_every == 0:

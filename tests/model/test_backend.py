@@ -106,10 +106,36 @@ def test_host_wrapped_model_gives_the_same_conditioning(kind, sd_workdir, backen
     assert torch.equal(hosted.encode_init_text("cat", 1), backends[kind].encode_init_text("cat", 1))
 
 
-def test_non_text_to_image_models_are_refused():
-    model = types.SimpleNamespace(conditioning_key="hybrid")
-    with pytest.raises(ValueError, match="inpainting"):
+def _ldm_like(key, in_channels, depth=False, top_level_only=False):
+    """A stand-in shaped like ldm: the key on the DiffusionWrapper (``model.model``), channels on its UNet."""
+    unet = types.SimpleNamespace(in_channels=in_channels)
+    wrapper = types.SimpleNamespace(diffusion_model=unet, **({} if top_level_only else {"conditioning_key": key}))
+    return types.SimpleNamespace(model=wrapper, depth_model=object() if depth else None,
+                                 **({"conditioning_key": key} if top_level_only else {}))
+
+
+@pytest.mark.parametrize("model, words", [
+    (_ldm_like("hybrid", 9), "an inpainting model (SimpleNamespace, conditioning 'hybrid', 9 input channels)"),
+    (_ldm_like("hybrid", 8), "an instruct-pix2pix model"),
+    (_ldm_like("hybrid", 5, depth=True), "a depth model"),
+    (_ldm_like("concat", 4), "conditioning 'concat' and 4 input channels"),
+    (_ldm_like("hybrid", 4, top_level_only=True), "conditioning 'hybrid'"),
+])
+def test_non_text_to_image_models_are_refused(model, words):
+    from lib_ti.model.backend import check_supported
+
+    with pytest.raises(ValueError, match="The loaded checkpoint is ") as err:
+        check_supported(model)
+    assert words in str(err.value) and "text-to-image SD 1.x / 2.x" in str(err.value)
+    with pytest.raises(ValueError, match="The loaded checkpoint is "):
         SDBackend(model)
+
+
+def test_text_to_image_models_pass_the_check(tiny_models):
+    from lib_ti.model.backend import check_supported
+
+    assert tiny_models["sd1"].model.conditioning_key == "crossattn"
+    check_supported(tiny_models["sd1"])
 
 
 def test_checkpoint_info_given_by_the_host_adapter(tiny_models):

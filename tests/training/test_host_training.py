@@ -148,7 +148,6 @@ def test_training_previews_and_sweep_under_the_hosts_low_vram_hooks(tiny_workdir
     trainer = Trainer(backend, make_config(steps=2, preview_every=2, preview_steps=2, eval_every=2, low_memory=True))
     result = trainer.run()
     assert result.status == "finished" and len(result.previews) == 1 and hooks.moves > 3
-    assert next(model.model.diffusion_model.input_blocks.parameters()).device.type in ("cpu", "meta")
     emb = load_embedding(result.embedding_path)
     path = save_embedding(emb, tmp_path / "ck" / "zork-2.pt")
     cells = strength_sweep(backend, [path], [1.0], prompt="[name]", steps=2, width=64, height=64)
