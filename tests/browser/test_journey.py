@@ -9,15 +9,11 @@ prompt in one click. Selectors are elem_ids only (other engineers change the tab
 from __future__ import annotations
 
 import shutil
-import time
-from pathlib import Path
 
 import pytest
 
+from browser.journey_support import PHOTOS, check_responsiveness, journey_set, value_of
 from browser_support import browser_page, open_tab, require_chromium, shot, standalone_server
-
-REPO = Path(__file__).resolve().parents[2]
-PHOTOS = REPO / "tests" / "data" / "photos"
 
 
 @pytest.fixture(scope="module")
@@ -38,31 +34,6 @@ def journey(tmp_path_factory):
             yield page, url, photos
 
 
-def journey_set() -> Path:
-    """Every test photo in one folder (26 images): a check long enough to time other tabs against."""
-    import tempfile
-
-    out = Path(tempfile.mkdtemp(prefix="tilab-all-photos-"))
-    for sub in sorted(p for p in PHOTOS.iterdir() if p.is_dir()):
-        for img in sorted(sub.glob("*.jpg")):
-            shutil.copy(img, out / f"{sub.name}-{img.name}")
-    return out
-
-
-def _value(page, selector: str) -> str:
-    return page.evaluate(f"() => document.querySelector({selector!r}).value")
-
-
-def _answer_time(page, selector: str, value: str, condition: str) -> float:
-    """Seconds from typing ``value`` into ``selector`` until the JS ``condition`` holds."""
-    box = page.locator(selector)
-    t0 = time.perf_counter()
-    box.fill(value)
-    box.dispatch_event("input")
-    page.wait_for_function(condition, timeout=30000)
-    return time.perf_counter() - t0
-
-
 def test_folder_typed_once_follows_to_captions_and_train(journey):
     page, _url, photos = journey
     open_tab(page, "Dataset")
@@ -71,50 +42,7 @@ def test_folder_typed_once_follows_to_captions_and_train(journey):
     box.press("Tab")  # leaving the box hands the folder over
     page.wait_for_function(
         f"document.querySelector('#tilab_train_data textarea').value === {str(photos)!r}", timeout=10000)
-    assert _value(page, "#tilab_captions_folder input") == str(photos)
-
-
-#: JS: the Dataset tab's check is still going (gradio shows its progress over the status element)
-RUNNING_JS = ("[...document.querySelectorAll('#tilab_dataset_status .wrap')]"
-              ".some(w => !w.classList.contains('hide') && w.innerText.trim() !== '')")
-
-
-def _dataset_running(page) -> bool:
-    return page.evaluate(f"() => ({RUNNING_JS})")
-
-
-def check_responsiveness(page, url: str, folder: Path) -> dict:
-    """Start a dataset check on ``folder``; while it runs, edit in the Emphasis tab (same page) and lint a schedule
-    in a second browser tab; then Stop it. Returns the seconds each took and whether each answer came while the
-    check was still running (before the fix, they came only after it: gradio's one queue worker was taken)."""
-    open_tab(page, "Dataset")
-    box = page.locator("#tilab_dataset_folder textarea")
-    box.fill(str(folder))
-    box.dispatch_event("input")
-    page.click("#tilab_dataset_run")
-    page.wait_for_function(f"() => ({RUNNING_JS})", timeout=30000)
-    open_tab(page, "Emphasis")
-    emphasis = _answer_time(page, "#tilab_emphasis_prompt textarea", "a (dog:1.5) photo",
-                            "document.querySelector('#tilab_emphasis_segments').innerText.includes('1.5')")
-    emphasis_during = _dataset_running(page)
-    second = page.context.browser.new_page(viewport={"width": 1300, "height": 1000})
-    second.goto(url)
-    second.wait_for_selector("#tilab_schedule_text textarea", state="attached", timeout=60000)
-    open_tab(second, "Schedule")
-    schedule = _answer_time(second, "#tilab_schedule_text textarea", "0.01:100,0.001:50,0.0001",
-                            "document.querySelector('#tilab_schedule_status').innerText.includes('one update')")
-    second.close()
-    schedule_during = _dataset_running(page)
-    open_tab(page, "Dataset")
-    stop_during = _dataset_running(page)
-    t0 = time.perf_counter()
-    page.click("#tilab_dataset_stop")
-    page.wait_for_function(f"() => !({RUNNING_JS})", timeout=120000)
-    figures = {"emphasis_s": emphasis, "emphasis_during": emphasis_during, "schedule_s": schedule,
-               "schedule_during": schedule_during, "stop_s": time.perf_counter() - t0, "stop_during": stop_during,
-               "status": page.locator("#tilab_dataset_status").first.inner_text()}
-    print("while a dataset check ran:", {k: round(v, 2) if isinstance(v, float) else v for k, v in figures.items()})
-    return figures
+    assert value_of(page, "#tilab_captions_folder input") == str(photos)
 
 
 def test_other_tabs_answer_while_a_check_runs_and_stop_stops_it(journey):
@@ -186,7 +114,7 @@ def test_one_click_puts_the_embedding_into_the_prompt(journey):
     weight = page.locator("#tilab_emphasis_embedding_weight input")
     weight.fill("0.7")
     weight.dispatch_event("input")
-    before = _value(page, "#txt2img_prompt textarea")
+    before = value_of(page, "#txt2img_prompt textarea")
     page.click("#tilab_emphasis_embedding_put")
     page.wait_for_function(
         f"document.querySelector('#txt2img_prompt textarea').value === {before + ', (myface:0.7)'!r}",

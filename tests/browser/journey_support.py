@@ -1,0 +1,91 @@
+"""Helpers shared by the journey tests (standalone app and the host emulation): the photo set and the
+responsiveness check. Selectors are elem_ids only."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+from browser_support import open_tab
+
+REPO = Path(__file__).resolve().parents[2]
+PHOTOS = REPO / "tests" / "data" / "photos"
+
+
+def journey_set() -> Path:
+    """Every test photo in one folder (26 images): a check long enough to time other tabs against."""
+    import tempfile
+
+    out = Path(tempfile.mkdtemp(prefix="tilab-all-photos-"))
+    for sub in sorted(p for p in PHOTOS.iterdir() if p.is_dir()):
+        for img in sorted(sub.glob("*.jpg")):
+            shutil.copy(img, out / f"{sub.name}-{img.name}")
+    return out
+
+
+def value_of(page, selector: str) -> str:
+    return page.evaluate(f"() => document.querySelector({selector!r}).value")
+
+
+def answer_time(page, selector: str, value: str, condition: str) -> float:
+    """Seconds from typing ``value`` into ``selector`` until the JS ``condition`` holds."""
+    box = page.locator(selector)
+    t0 = time.perf_counter()
+    box.fill(value)
+    box.dispatch_event("input")
+    page.wait_for_function(condition, timeout=30000)
+    return time.perf_counter() - t0
+
+
+#: JS: the Dataset tab's check is still going (gradio shows its progress over the status element)
+#: (an "Error" badge is not running: the check failed, and the test's assertions say so)
+RUNNING_JS = ("[...document.querySelectorAll('#tilab_dataset_status .wrap')]"
+              ".some(w => !w.classList.contains('hide') && w.innerText.trim() !== '' && !w.querySelector('.error'))")
+
+
+def _dataset_running(page) -> bool:
+    return page.evaluate(f"() => ({RUNNING_JS})")
+
+
+def check_responsiveness(page, url: str, folder: Path, enter=lambda page: None) -> dict:
+    """Start a dataset check on ``folder``; while it runs, edit in the Emphasis tab (same page) and lint a schedule
+    in a second browser tab; then Stop it. Returns the seconds each took and whether each answer came while the
+    check was still running (before the fix, they came only after it: gradio's one queue worker was taken).
+    ``enter(page)`` opens TI Lab on a fresh page (inside the host: its top-level tab)."""
+    enter(page)
+    open_tab(page, "Dataset")
+    box = page.locator("#tilab_dataset_folder textarea")
+    box.fill(str(folder))
+    box.dispatch_event("input")
+    page.click("#tilab_dataset_run")
+    page.wait_for_function(f"() => ({RUNNING_JS})", timeout=30000)
+    open_tab(page, "Emphasis")
+    emphasis = answer_time(page, "#tilab_emphasis_prompt textarea", "a (dog:1.5) photo",
+                            "document.querySelector('#tilab_emphasis_segments').innerText.includes('1.5')")
+    emphasis_during = _dataset_running(page)
+    second = page.context.browser.new_page(viewport={"width": 1300, "height": 1000})
+    second.goto(url)
+    second.wait_for_selector("#tilab_schedule_text textarea", state="attached", timeout=60000)
+    enter(second)
+    open_tab(second, "Schedule")
+    schedule = answer_time(second, "#tilab_schedule_text textarea", "0.01:100,0.001:50,0.0001",
+                            "document.querySelector('#tilab_schedule_status').innerText.includes('one update')")
+    second.close()
+    schedule_during = _dataset_running(page)
+    open_tab(page, "Dataset")
+    stop_during = _dataset_running(page)
+    t0 = time.perf_counter()
+    page.click("#tilab_dataset_stop")
+    try:
+        page.wait_for_function(f"() => !({RUNNING_JS})", timeout=120000)
+    except Exception:
+        from browser_support import shot
+
+        shot(page, "journey-stop-timeout.png")  # what the page showed, for the failure report
+        raise
+    figures = {"emphasis_s": emphasis, "emphasis_during": emphasis_during, "schedule_s": schedule,
+               "schedule_during": schedule_during, "stop_s": time.perf_counter() - t0, "stop_during": stop_during,
+               "status": page.locator("#tilab_dataset_status").first.inner_text()}
+    print("while a dataset check ran:", {k: round(v, 2) if isinstance(v, float) else v for k, v in figures.items()})
+    return figures
