@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from typing import Any
 
 from .parse import Trace, format_rate
@@ -24,12 +25,14 @@ def plot_trace(trace: Trace, max_steps: int, start_step: int = 0, width: int = 7
         for seg in trace.segments:
             xs += [seg.first, seg.last + 1]
             ys += [seg.rate, seg.rate]
-        positive = all(y > 0 for y in ys)
+        ys = [y if math.isfinite(y) else math.nan for y in ys]  # a rate of 1e400 is inf: a gap, not a crash
+        finite = [y for y in ys if not math.isnan(y)]
+        positive = bool(finite) and all(y > 0 for y in finite)
         ax.step(xs, ys, where="post", color="#e8702a", linewidth=2)
         ax.plot(xs, ys, color="#e8702a", linewidth=2)
         if positive:
             ax.set_yscale("log")
-            ax.set_ylim(min(ys) / 2, max(ys) * 3)  # headroom for the rate labels
+            ax.set_ylim(min(finite) / 2, max(finite) * 3)  # headroom for the rate labels
         end = start_step + trace.updates
         ax.axvline(end, color="#c0392b", linestyle="--", linewidth=1)
         label = f"training ends: {end} updates" if end != max_steps else f"end: max steps {max_steps}"

@@ -1,10 +1,10 @@
 """The standalone app: TI Lab's tabs plus its small HTTP API on one local server.
 
 What it hands out over HTTP is limited on purpose (see README, "What a shared server exposes"):
-gradio 3.41's ``/file=`` route would serve any file under the working directory, following links
-out of it; here that route answers only for files the UI produced for display (gradio's own copies
-of gallery and image outputs) and for pictures and reports in TI Lab's data folder, after resolving
-links. Everything else is 403, on loopback too: nothing TI Lab shows needs more.
+:class:`~lib_ti.ui.http_guard.HttpGuard` answers gradio's ``/file=`` route only for what TI Lab
+produced for display, and refuses malformed event calls with 400 before gradio turns them into 500s.
+It applies on loopback too: nothing TI Lab shows needs more. Folders typed into the tabs are
+confined when the server listens on anything but loopback (:func:`make_context`).
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..core.context import AppContext, standalone_context
-from ..core.paths import PathGuard, is_loopback, served_file
+from ..core.paths import PathGuard, is_loopback
 
-#: gradio's file routes (``/file=PATH`` and the older ``/file/PATH``)
-FILE_ROUTES = ("/file=", "/file/")
+__all__ = ["build_app", "is_loopback", "make_context", "serve"]
 
 
 def make_context(host: str = "127.0.0.1", data_dir: Optional[Path] = None,
@@ -35,6 +34,7 @@ def build_app(ctx: AppContext) -> Any:
     from fastapi import FastAPI
 
     from .api import add_routes
+    from .http_guard import HttpGuard
     from .app import QUEUE_WORKERS, build_blocks
     from fastapi.responses import Response
 
@@ -46,25 +46,10 @@ def build_app(ctx: AppContext) -> Any:
     app.add_api_route("/tilab/static/tilab.js",
                       lambda: Response(bundle, media_type="text/javascript"), methods=["GET"])
     blocks = build_blocks(ctx, standalone=True)
-    confine_file_route(app, blocks, ctx.data_dir)
+    app.add_middleware(HttpGuard, blocks=blocks, display_root=ctx.data_dir)
+    blocks.allowed_paths = [str(ctx.data_dir)]  # gradio's own gate; HttpGuard narrows it to display files
     blocks.queue(**queue_kwargs(QUEUE_WORKERS))
     return gr.mount_gradio_app(app, blocks, path="/")
-
-
-def confine_file_route(app: Any, blocks: Any, display_root: Path) -> None:
-    """Answer gradio's file routes only with :func:`~lib_ti.core.paths.served_file`'s choice, else 403."""
-    from fastapi.responses import PlainTextResponse
-
-    @app.middleware("http")
-    async def _file_guard(request: Any, call_next: Any) -> Any:
-        path = request.scope.get("path", "")
-        prefix = next((p for p in FILE_ROUTES if path.startswith(p)), None)
-        if prefix is None:
-            return await call_next(request)
-        produced = set().union(*getattr(blocks, "temp_file_sets", [set()]))
-        if served_file(path[len(prefix):], produced, display_root) is None:
-            return PlainTextResponse("File not allowed.", status_code=403)
-        return await call_next(request)
 
 
 def serve(host: str = "127.0.0.1", port: int = 7870, data_dir: Optional[Path] = None,
