@@ -41,3 +41,23 @@ def test_routes_on_a_fastapi_app():
     r = client.post(f"{PREFIX}/emphasis/rewrite", json={"prompt": "a cat", "start": 2, "end": 5, "weight": 0.5})
     assert r.json()["prompt"] == "a (cat:0.5)"
     assert client.get(f"{PREFIX}/settings").json()["weights"] == [0.5, 0.62, 0.75, 0.9, 1.1, 1.3]
+
+
+def test_rewrite_route_answers_hostile_bodies_without_500():
+    """Issue 10: a lone surrogate, NaN, deep JSON or a non-object body is an answer, not HTTP 500."""
+    from fastapi import FastAPI
+    from starlette.testclient import TestClient
+
+    from lib_ti.core.settings import Settings
+    from lib_ti.ui.api import PREFIX, add_routes
+
+    app = FastAPI()
+    add_routes(app, Settings)
+    client = TestClient(app, raise_server_exceptions=False)
+    for body in (b'{"prompt": "\\ud800 cat", "start": 6, "end": 9, "weight": 1.2}', b"[" * 50_000, b"[]", b"NaN",
+                 b'{"prompt": "a cat", "start": 2, "end": 5, "weight": "nan"}', b"\xff", b'{"weight": 1e400}'):
+        response = client.post(f"{PREFIX}/emphasis/rewrite", content=body)
+        assert response.status_code == 200, body
+        assert isinstance(response.json(), dict)
+    answer = client.post(f"{PREFIX}/emphasis/rewrite", content=b'{"prompt": "a cat", "start": 2, "end": 5, "weight": "nan"}')
+    assert "finite" in answer.json()["error"]
