@@ -8,6 +8,7 @@ atomic, sources are never written, and an interrupted run keeps the images alrea
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -94,6 +95,10 @@ def prepare_folder(
         if cap.is_file():
             caption = cap.read_text(encoding="utf-8", errors="replace")
         variants = [(stem, out)] + ([(f"{stem}_flipped", out.transpose(Image.Transpose.FLIP_LEFT_RIGHT))] if flip else [])
+        taken = [f"{n}{ext}" for n, _ in variants for ext in (".png", ".txt") if os.path.lexists(dst / f"{n}{ext}")]
+        if taken:  # never replace what is already in the output folder (an earlier run, the user's own file)
+            res.skipped.append(Skipped(str(rel), f"{', '.join(taken)} already in the output folder; not replaced"))
+            continue
         for name, img in variants:
             target = dst / f"{name}.png"
             if target.resolve() in sources:  # belt and braces: never over a source
