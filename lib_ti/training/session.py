@@ -217,7 +217,8 @@ class TrainingSession(BackgroundRun):
             info: StepInfo = data
             with self._mutex:
                 self.speed.add(info.seconds)
-            self._set(step=info.step, status=step_status(info, self.cfg.steps, self._stop_requested))
+            self._set(step=info.step,
+                      status=f"{self.cfg.name} · " + step_status(info, self.cfg.steps, self._stop_requested))
         elif kind == "preview":
             added = []
             for p in data:

@@ -478,9 +478,10 @@ def build(ctx: AppContext) -> TrainTab:
     with gr.Row():
         with gr.Column(scale=3):
             with gr.Row():
-                inputs["name"] = gr.Dropdown(list_embeddings(ctx), label=spec["name"].label, allow_custom_value=True,
-                                             info="an existing embedding, or type a new name",
+                inputs["name"] = gr.Textbox(label=spec["name"].label, info=spec["name"].help,
                                              elem_id="tilab_train_name")
+                existing = gr.Dropdown(list_embeddings(ctx), label="…or an existing embedding",
+                                       elem_id="tilab_train_existing")
                 name_refresh = gr.Button("↻", scale=0, min_width=40, elem_id="tilab_train_name_refresh")
                 inputs["data_dir"] = gr.Textbox(label=spec["data_dir"].label, info=spec["data_dir"].help,
                                                 elem_id="tilab_train_data")
@@ -598,7 +599,9 @@ def build(ctx: AppContext) -> TrainTab:
     for comp in (inputs["name"], mode, inputs["steps"]):
         comp.change(on_check, form, [plan], queue=False, show_progress="hidden")
     inputs["name"].change(suggest_mode, [inputs["name"]], [mode], queue=False, show_progress="hidden")
-    name_refresh.click(lambda: update(choices=list_embeddings(ctx)), [], [inputs["name"]], queue=False)
+    name_refresh.click(lambda: update(choices=list_embeddings(ctx)), [], [existing], queue=False)
+    existing.change(lambda picked: update(value=picked) if picked else update(), [existing], [inputs["name"]],
+                    queue=False, show_progress="hidden")
     if model_refresh is not None:
         model_refresh.click(lambda: update(choices=list_models(ctx)), [], [model], queue=False)
     lr_inputs = [inputs["learn_rate"], inputs["steps"]]
@@ -606,7 +609,7 @@ def build(ctx: AppContext) -> TrainTab:
                                 show_progress="hidden")
     inputs["steps"].change(lambda t, s: html.escape(schedule_message(t, s)), lr_inputs, [lr_msg], queue=False,
                            show_progress="hidden")
-    train_btn.click(on_train, form, [plan, status], queue=False, **js_kwarg(_start_js(POLL_JS)))
+    train_btn.click(on_train, form, [plan, status], queue=False, **js_kwarg(_start_js(POLL_JS, len(form))))
     stop_btn.click(lambda: stop_text(TRAIN), [], [status], queue=False)
     poll_btn.click(poll_train, [poll_state], [status, loss_plot, norm_plot, gallery, poll_state], queue=False,
                    show_progress="hidden")
@@ -643,8 +646,8 @@ def build(ctx: AppContext) -> TrainTab:
             return error_html(exc)
         return f'<div class="tilab-status">{html.escape(run.status)}</div>'
 
-    s_btn.click(on_sweep, [s_run, s_cks, s_weights, s_prompt, s_seed, s_steps, model], [s_status], queue=False,
-                **js_kwarg(_start_js(POLL_JS)))
+    sweep_inputs = [s_run, s_cks, s_weights, s_prompt, s_seed, s_steps, model]
+    s_btn.click(on_sweep, sweep_inputs, [s_status], queue=False, **js_kwarg(_start_js(POLL_JS, len(sweep_inputs))))
     s_stop.click(lambda: stop_text(SWEEP), [], [s_status], queue=False)
     s_poll.click(poll_sweep, [s_poll_state], [s_status, s_img, s_poll_state], queue=False, show_progress="hidden")
     root = Context.root_block
@@ -653,9 +656,10 @@ def build(ctx: AppContext) -> TrainTab:
     return TrainTab(inputs, inputs["data_dir"], inputs["learn_rate"])
 
 
-def _start_js(poll_js: str) -> str:
-    """Start the poll loop (as on load), then pass the inputs through unchanged."""
-    return f"(...args) => {{ ({poll_js})(); return args; }}"
+def _start_js(poll_js: str, n_inputs: int) -> str:
+    """Start the poll loop (as on load), then pass the inputs through unchanged (gradio 3 hands a ``_js`` function
+    the input values followed by the output values; only the inputs go back)."""
+    return f"(...args) => {{ ({poll_js})(); return args.slice(0, {n_inputs}); }}"
 
 
 def _text_or_error(fn, *args) -> str:

@@ -172,7 +172,7 @@ def test_a_rebuilt_page_reattaches_to_the_running_training_and_sees_its_end(ctx,
             break
         time.sleep(0.05)
     status, loss, norm, gallery, state = train_tab.poll_train(None)  # a fresh page draws everything
-    assert "Step" in status and loss is not None and gallery["columns"] == 2
+    assert "zork · Step" in status and loss is not None and gallery["columns"] == 2
     captions = [c for _, c in gallery["value"][:4]]
     assert captions == ["step 2 · a zork", "step 2 · b zork", "step 4 · a zork", "step 4 · b zork"]
     assert "stopping" in train_tab.stop_text("train")
