@@ -39,6 +39,20 @@ def _wrap(body: str) -> str:
     return f"<div class='tilab-ds'><style>{FRAGMENT_CSS}</style>{body}</div>" if body else ""
 
 
+def _confined_clip(ctx: AppContext, clip: Optional[str]) -> Optional[str]:
+    """The CLIP ``ARCH=WEIGHTS`` field with its files checked by the guard: on a shared server the client must
+    not open (or probe the existence of) files outside the allowed folders through this field."""
+    spec = (clip or "").strip()
+    if not spec or not ctx.guard.restricted:
+        return spec or None
+    arch, sep, weights = spec.partition("=")
+    if arch.strip().endswith(".json"):
+        arch = str(ctx.guard.check(arch, must_exist=True, kind="CLIP model config"))
+    if sep:
+        weights = str(ctx.guard.check(weights, must_exist=True, kind="CLIP weights file"))
+    return f"{arch.strip()}{sep}{weights}"
+
+
 def run_check(ctx: AppContext, folder_text: str, size: Any, recursive: bool, template: str, clip: str,
               job: Optional[Job] = None) -> TabOutput:
     """Check the folder typed in the tab; every expected error becomes a status line, never an exception."""
@@ -57,7 +71,7 @@ def run_check(ctx: AppContext, folder_text: str, size: Any, recursive: bool, tem
         tmpl = (template or "").strip() or None
         if tmpl and Path(tmpl).expanduser().is_file():
             tmpl = str(ctx.guard.check(tmpl, must_exist=True, kind="template file"))
-        res = check_folder(folder, size=size_i, recursive=bool(recursive), clip=(clip or "").strip() or None,
+        res = check_folder(folder, size=size_i, recursive=bool(recursive), clip=_confined_clip(ctx, clip),
                            template=tmpl, dup_threshold=float(ctx.settings.get("tilab_dataset_dup_threshold")), job=job,
                            processes=not ctx.in_host)
     except (PathRefused, ValueError, OSError, MissingDependency) as exc:
