@@ -10,6 +10,7 @@ Prints, per model (tiny SD1 and a larger SD1-shaped random model): median ms/ste
 ratio (target <= 1.10x), peak memory and VAE encoder calls during the timed steps (must be 0).
 
     python bench/train_step.py [--device cuda] [--steps 30] [--rounds 3]
+    python bench/train_step.py --setup [--rounds 2]     # set-up before step 1 vs one fixed-batch evaluation
 """
 
 from __future__ import annotations
@@ -147,6 +148,38 @@ def bench_model(label: str, model, device, res: int, batch: int, steps: int, rou
           f"ratio {our_ms / ref_ms:5.3f}x   peak {peak_memory(device)}   VAE calls/step {vae / max(1, len(ours)):.0f}")
 
 
+def bench_setup(label: str, model, device, res: int, rounds: int) -> None:
+    """Set-up before step 1 (call to the end of step 1, minus step 1) beside one fixed-batch evaluation, the cost
+    set-up paid before the step-0 evaluation became lazy."""
+    from conftest import write_images
+    from lib_ti.model.backend import SDBackend
+    from lib_ti.training.config import TrainConfig
+    from lib_ti.training.loop import Trainer
+
+    model.to(device)
+    backend = SDBackend(model)
+    with tempfile.TemporaryDirectory() as tmp:
+        data = write_images(Path(tmp) / "data", n=4, size=(res + 32, res))
+        for r in range(rounds):
+            cfg = TrainConfig(name="benchtok", data_dir=data, run_dir=Path(tmp) / f"run{r}", embeddings_dir=Path(tmp),
+                              steps=3, width=res, height=res, num_vectors=2, save_every=0, preview_every=0)
+            marks: dict = {}
+            t0 = time.perf_counter()
+
+            def on_event(kind, d, marks=marks, t0=t0):
+                if kind == "step" and d.step == 1:
+                    marks["setup"], marks["step"] = time.perf_counter() - t0 - d.seconds, d.seconds
+
+            trainer = Trainer(backend, cfg, on_event=on_event)
+            trainer.run()
+            t1 = time.perf_counter()
+            trainer.fixed_loss()
+            evaluation = time.perf_counter() - t1
+            print(f"{label:<34} {res:>4}px round {r + 1}: set-up before step 1 {marks['setup']:6.2f} s, step 1 "
+                  f"{marks['step']:6.2f} s, one fixed-batch evaluation (eval_size {cfg.eval_size} x 5 timesteps, "
+                  f"formerly part of set-up) {evaluation:6.2f} s")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default=None)
@@ -154,6 +187,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 avoids contention on small boxes)")
     ap.add_argument("--only", choices=("tiny", "larger"), default=None)
+    ap.add_argument("--setup", action="store_true", help="measure set-up before step 1 instead of step time")
     args = ap.parse_args()
 
     from lib_ti.core.torch_compat import ensure_torchvision
@@ -168,6 +202,10 @@ def main() -> int:
     print(f"device {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'CPU'}), "
           f"torch {torch.__version__}, {args.rounds} rounds x {args.steps} steps, medians")
     with tempfile.TemporaryDirectory() as work:
+        if args.setup:
+            bench_setup("larger SD1-shaped (768 ctx)", build_larger_sd1(workdir=Path(work)), device,
+                        512 if device.type == "cuda" else 256, args.rounds)
+            return 0
         if args.only in (None, "tiny"):
             bench_model("tiny SD1 (3 M params)", build_tiny_sd("sd1", workdir=Path(work)), device, 64, 2,
                         args.steps, args.rounds)
