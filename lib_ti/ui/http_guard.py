@@ -6,6 +6,8 @@ Two gates, both ASGI middleware so the request body can be read and handed on un
   links out of it. Here it answers only for what the UI produced for display (gradio's own copies
   of gallery and image outputs) and for pictures and reports in TI Lab's data folder, after
   resolving links (:func:`lib_ti.core.paths.served_file`); anything else is 403.
+- **Uploads.** No TI Lab component takes an upload, so gradio's ``/upload`` route is refused (403):
+  a client cannot write files to the server's disk.
 - **Event calls.** gradio answers a malformed call (unknown ``fn_index``, too few inputs, a string
   where a number belongs, a select event without its data) with HTTP 500 and a traceback in the
   log. The envelope and each input's basic type are checked here and refused with 400 and a
@@ -68,7 +70,10 @@ class HttpGuard:
         self.app, self.blocks, self.display_root = app, blocks, display_root
         import gradio as gr
 
-        self._request_keys = set(inspect.signature(gr.Request.__init__).parameters) - {"self", "kwargs"}
+        # plus what gradio 3.41's queue forwards for every queued event (``Queue.get_request_params``):
+        # without these every queued event (a check, BLIP, training, Stop) was refused with a 400
+        self._request_keys = (set(inspect.signature(gr.Request.__init__).parameters) - {"self", "kwargs"}) | {
+            "url", "headers", "query_params", "path_params", "client", "session"}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("type") != "http":
@@ -80,6 +85,8 @@ class HttpGuard:
             if served_file(path[len(prefix):], produced, self.display_root) is None:
                 return await _reply(send, 403, {"error": "File not allowed."})
             return await self.app(scope, receive, send)
+        if path.rstrip("/") == "/upload":  # no TI Lab component takes uploads: nobody may fill the server's disk
+            return await _reply(send, 403, {"error": "Uploads are not accepted."})
         if scope.get("method") == "POST" and path.startswith(PREDICT_PREFIXES):
             messages, body = [], b""
             while True:

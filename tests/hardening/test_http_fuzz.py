@@ -89,6 +89,8 @@ def test_api_routes_fuzz(server):
     assert "finite" in nan.json()["error"]
     for path in ("/tilab/api/settings", "/tilab/static/tilab.js", "/config", "/info", "/", "/theme.css"):
         _no_500(client.get(path), path)
+    upload = client.post("/upload", files={"files": ("x.png", b"\x89PNG fill the disk", "image/png")})
+    assert upload.status_code == 403
     assert len(bodies) >= 700
 
 
