@@ -42,13 +42,13 @@ def loads(text: str) -> Any:
     return json.loads(text, parse_constant=_no_constants)
 
 
-def dumps(record: dict) -> str:
-    """One output line: UTF-8 text when it can be encoded, else ASCII escapes (a lone surrogate)."""
-    text = json.dumps(record, ensure_ascii=False)
+def dumps(record: dict, indent: Optional[int] = None) -> str:
+    """One answer as JSON: UTF-8 text when it can be encoded, else ASCII escapes (a lone surrogate)."""
+    text = json.dumps(record, ensure_ascii=False, indent=indent)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        text = json.dumps(record, ensure_ascii=True)
+        text = json.dumps(record, ensure_ascii=True, indent=indent)
     return text
 
 
@@ -103,12 +103,7 @@ def run_one(handle: Handler, value: Any, *, indent: Optional[int] = None, stdout
     """Argument mode: print the answer as JSON; exit status 1 when it is an error record."""
     stdout = stdout or sys.stdout
     record = answer(handle, value)
-    text = json.dumps(record, ensure_ascii=False, indent=indent)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = json.dumps(record, ensure_ascii=True, indent=indent)
-    stdout.write(text + "\n")
+    stdout.write(dumps(record, indent) + "\n")
     stdout.flush()
     return 1 if "error" in record else 0
 
