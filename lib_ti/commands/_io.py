@@ -130,7 +130,3 @@ def json_int(value: Any, name: str, default: int, lo: int, hi: int) -> int:
     if not lo <= value <= hi:
         raise ValueError(f"'{name}' must be {lo}..{hi}, not {value}")
     return value
-
-
-# Kept for callers of the old name.
-run_jsonl = run_batch
