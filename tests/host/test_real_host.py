@@ -199,6 +199,14 @@ def test_prompt_box_presets_reach_txt2img(page):
     assert info.inner_text().startswith(rewritten), info.inner_text()
 
 
+def _steps_done_once_flagged(flag: str) -> int:
+    """The host's ``job_no`` (TI Lab's steps done) as soon as the host's state shows ``flag``."""
+    def probe():
+        state = api("/sdapi/v1/progress?skip_current_image=true")["state"]
+        return (state["job_no"],) if state[flag] else None
+    return wait_until(probe, 30, f"the host's {flag} flag", interval=0.05)[0]
+
+
 @pytest.mark.parametrize("via", ["button", "api"])
 def test_interrupt_stops_a_tilab_run(page, dataset, via):
     """txt2img's Interrupt button (and ``/sdapi/v1/interrupt``) stops a TI Lab run after its current step."""
@@ -218,11 +226,13 @@ def test_interrupt_stops_a_tilab_run(page, dataset, via):
         page.evaluate("() => gradioApp().querySelector('#txt2img_interrupt').click()")
     else:
         api("/sdapi/v1/interrupt", {})
-    at_request = api("/sdapi/v1/progress?skip_current_image=true")["state"]["job_no"]
+    # the step count when the host has taken the request (the button's click reaches it through gradio's queue)
+    flag = "stopping_generation" if via == "button" else "interrupted"  # the button's choice for multi-step jobs
+    at_request = _steps_done_once_flagged(flag)
     status = _final_status(page, 60)
     seen_after = time.monotonic() - asked
     stopped = re.search(r"Interrupted at step (\d+)", status)
-    print(f"\n[interrupt via {via}] {at_request} steps done at the request; the page showed the stop "
+    print(f"\n[interrupt via {via}] {at_request} steps done when the host set {flag}; the page showed the stop "
           f"{seen_after:.1f} s later: {status!r}")
     assert stopped, status
     # the step running when the request came is finished, then the run stops (one more may have begun meanwhile)
