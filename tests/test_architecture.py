@@ -49,7 +49,7 @@ LAYERS = {
     "schedule": 1, "emphasis": 1,
     "dataset": 2, "captions": 2,
     "model": 3,
-    "training": 4,
+    "training": 4, "demo": 4,
     "ui": 5,
     "commands": 6, "cli": 6,
     "host": 6, "__main__": 7,

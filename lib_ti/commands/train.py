@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -104,6 +105,9 @@ def load_backend(ckpt: Any, config: Any, device: Any, precision: str = "auto") -
             ckpt = None
         if ckpt is None:
             raise ValueError("No checkpoint: give --ckpt model.safetensors (an SD 1.x, 2.x or SDXL checkpoint).")
+        from ..demo import DEMO_NOTE
+
+        print(DEMO_NOTE, file=sys.stderr)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     try:
         from ..model.precision import decide_precision

@@ -204,6 +204,11 @@ def _prepare_config(cfg: Any, search_dirs: list[Path], dtype: "torch.dtype") -> 
                     break
             else:
                 raise ValueError(f"unknown OpenCLIP architecture {arch!r}: put {arch}.json beside the config")
+    elif cs.params.get("version"):  # a text-encoder folder named relative to the config (TI Lab's demo model)
+        for folder in search_dirs:
+            if not Path(cs.params.version).is_absolute() and (folder / cs.params.version / "config.json").is_file():
+                cs.params.version = str(folder / cs.params.version)
+                break
 
 
 def detect_v_parameterization(model: Any) -> bool:

@@ -1,0 +1,291 @@
+"""Train TI Lab's demo model from scratch: ``python -m lib_ti.demo.build --out DIR``.
+
+Why TI Lab trains its own model: a newcomer needs *some* text-to-image model to try Textual Inversion, and TI Lab's
+tests and ``bench/learning.py`` need one whose outputs can be checked. This script draws the synthetic world of
+:mod:`lib_ti.demo.world` and trains a tiny SD1-family ``LatentDiffusion`` (ldm classes, the real CLIP BPE tokenizer,
+a small CLIP text encoder, small UNet and VAE, f=8 like SD) on it, on CPU, seeded and reproducible:
+
+1. the VAE alone (L1 + MSE reconstruction, a light KL), 64 px images → 8×8×4 latents;
+2. latents of the whole image set cached once; ``scale_factor`` set so they have unit variance (SD's 0.18215 plays
+   the same role);
+3. the UNet and the text encoder together on the cached latents with SD's noise schedule and eps loss; 10 % of the
+   captions are dropped to "" so classifier-free guidance works; an EMA of the weights is what gets saved.
+
+Checkpoints are written as it goes (atomically), so an interrupted run still leaves a usable model. Runs with one
+thread by default so it leaves the rest of the machine free.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from . import world
+
+TEMPLATE = Path(__file__).resolve().parent / "tilab-demo.yaml"
+NAME = "tilab-demo"
+TEXT_FOLDER = "tilab-demo-text"
+#: a small CLIP text tower (CLIP-L is 768 wide with 12 layers); vocabulary and positions as in SD 1.x
+TEXT_CONFIG = dict(vocab_size=49408, hidden_size=64, intermediate_size=256, num_hidden_layers=2,
+                   num_attention_heads=4, max_position_embeddings=77, hidden_act="quick_gelu",
+                   bos_token_id=49406, eos_token_id=49407, pad_token_id=49407, projection_dim=64)
+
+
+@dataclass
+class Plan:
+    """Every number of a build; the defaults are the bundled model's (see ``lib_ti/demo/model/README.md``)."""
+
+    seed: int = 0
+    images: int = 2000
+    vae_steps: int = 200
+    vae_batch: int = 16
+    #: the VAE is fully convolutional: training on crops costs a quarter of full images and works on 64 px
+    vae_crop: int = 32
+    vae_lr: float = 2e-3
+    kl_weight: float = 1e-6
+    unet_steps: int = 500
+    unet_batch: int = 32
+    unet_lr: float = 1.5e-3
+    warmup: int = 50
+    caption_dropout: float = 0.1
+    ema: float = 0.99
+    save_every: int = 100
+    threads: int = 1
+
+
+def _eta(done: int, total: int, started: float) -> str:
+    if done == 0:
+        return "?"
+    left = (time.monotonic() - started) / done * (total - done)
+    return f"{int(left // 60)}m{int(left % 60):02d}s"
+
+
+def _write_text_folder(folder: Path, *, with_weights: Any = None) -> None:
+    """The text encoder's config (and, while building, tokenizer files and initial weights) in ``folder``."""
+    from transformers import CLIPTextConfig
+
+    folder.mkdir(parents=True, exist_ok=True)
+    CLIPTextConfig(**TEXT_CONFIG).to_json_file(str(folder / "config.json"))
+    if with_weights is not None:
+        from lib_ti.model.tokenizer_files import write_clip_tokenizer_files
+
+        write_clip_tokenizer_files(folder)
+        with_weights.save_pretrained(str(folder))
+
+
+def build_model(cfg: Any, workdir: Path, seed: int) -> Any:
+    """A fresh, randomly initialised model from the shipped yaml (text encoder written into ``workdir``)."""
+    import contextlib
+    import io
+
+    import torch
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    from lib_ti.core.torch_compat import ensure_torchvision
+
+    ensure_torchvision()
+    from ldm.util import instantiate_from_config
+
+    torch.manual_seed(seed)
+    text_dir = workdir / TEXT_FOLDER
+    _write_text_folder(text_dir, with_weights=CLIPTextModel(CLIPTextConfig(**TEXT_CONFIG)))
+    cfg.model.params.cond_stage_config.params.version = str(text_dir)
+    with contextlib.redirect_stdout(io.StringIO()):  # ldm prints model summaries
+        model = instantiate_from_config(cfg.model)
+    cfg.model.params.cond_stage_config.params.version = TEXT_FOLDER
+    return model
+
+
+def _images(plan: Plan) -> tuple[list[world.Scene], Any]:
+    import numpy as np
+    import torch
+
+    pairs = list(world.samples(plan.images, plan.seed))
+    arr = np.stack([img for _, img in pairs])
+    return [s for s, _ in pairs], torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()
+
+
+def _to_float(x: Any) -> Any:
+    return x.float() / 127.5 - 1.0
+
+
+def train_vae(model: Any, images: Any, plan: Plan, log: Callable[[str], None]) -> float:
+    """Reconstruction training of the VAE; returns the last logged reconstruction loss (L1, [-1, 1] scale)."""
+    import torch
+
+    vae = model.first_stage_model
+    torch.nn.Module.train(vae, True)  # ldm replaces .train on its frozen parts
+    vae.requires_grad_(True)
+    opt = torch.optim.Adam(vae.parameters(), lr=plan.vae_lr)
+    gen = torch.Generator().manual_seed(plan.seed + 1)
+    started, running = time.monotonic(), None
+    for step in range(plan.vae_steps):
+        for group in opt.param_groups:  # cosine decay to 10 %
+            group["lr"] = plan.vae_lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / plan.vae_steps)))
+        x = _to_float(images[torch.randint(0, len(images), (plan.vae_batch,), generator=gen)])
+        if plan.vae_crop < x.shape[-1]:
+            ox, oy = (int(v) for v in torch.randint(0, x.shape[-1] - plan.vae_crop + 1, (2,), generator=gen))
+            x = x[..., oy:oy + plan.vae_crop, ox:ox + plan.vae_crop]
+        post = vae.encode(x)
+        rec = vae.decode(post.sample())
+        l1 = (rec - x).abs().mean()
+        loss = l1 + ((rec - x) ** 2).mean() + plan.kl_weight * post.kl().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        running = l1.item() if running is None else 0.95 * running + 0.05 * l1.item()
+        if step % 10 == 0 or step == plan.vae_steps - 1:
+            log(f"vae {step + 1}/{plan.vae_steps} l1 {running:.4f} eta {_eta(step + 1, plan.vae_steps, started)}")
+    torch.nn.Module.train(vae, False)
+    vae.requires_grad_(False)
+    return float(running)
+
+
+def cache_latents(model: Any, images: Any) -> tuple[Any, Any, float]:
+    """Posterior means and stds of every image, and the scale that gives sampled latents unit variance."""
+    import torch
+
+    means, stds = [], []
+    with torch.no_grad():
+        for i in range(0, len(images), 256):
+            post = model.first_stage_model.encode(_to_float(images[i:i + 256]))
+            means.append(post.mean)
+            stds.append(post.std)
+    mean, std = torch.cat(means), torch.cat(stds)
+    scale = 1.0 / float((mean + std * torch.randn(mean.shape, generator=torch.Generator().manual_seed(0))).std())
+    return mean, std, scale
+
+
+def _trainable(model: Any) -> list[Any]:
+    return list(model.model.parameters()) + list(model.cond_stage_model.transformer.parameters())
+
+
+def save_model(model: Any, cfg: Any, out: Path, ema: list[Any], info: dict) -> Path:
+    """Write ``<out>/tilab-demo.safetensors`` (EMA weights, parameters in fp16), its yaml and text config folder."""
+    import torch
+    from omegaconf import OmegaConf
+    from safetensors.torch import save_file
+
+    from lib_ti.core.fsutil import atomic_save, atomic_write_text
+
+    out.mkdir(parents=True, exist_ok=True)
+    live = [p.detach().clone() for p in _trainable(model)]
+    with torch.no_grad():
+        for p, e in zip(_trainable(model), ema):
+            p.copy_(e)
+        params = {id(p) for p in model.parameters()}
+        named = dict(model.named_parameters())
+        state = {}
+        for k, v in model.state_dict().items():
+            v = v.detach().contiguous().clone()
+            state[k] = v.half() if k in named and id(named[k]) in params and v.is_floating_point() else v
+        for p, v in zip(_trainable(model), live):
+            p.copy_(v)
+    meta = {"tilab_demo": json.dumps(info)}
+    path = out / f"{NAME}.safetensors"
+    atomic_save(path, lambda tmp: save_file(state, str(tmp), metadata=meta))
+    atomic_write_text(out / f"{NAME}.yaml", OmegaConf.to_yaml(cfg))
+    _write_text_folder(out / TEXT_FOLDER)
+    return path
+
+
+def train_diffusion(model: Any, cfg: Any, scenes: list[world.Scene], mean: Any, std: Any, plan: Plan, out: Path,
+                    info: dict, log: Callable[[str], None]) -> float:
+    """UNet + text encoder on cached latents; saves every ``plan.save_every`` steps; returns the last smoothed loss."""
+    import torch
+
+    model.model.train().requires_grad_(True)
+    enc = model.cond_stage_model
+    torch.nn.Module.train(enc.transformer, True)
+    enc.transformer.requires_grad_(True)
+    params = _trainable(model)
+    ema = [p.detach().clone() for p in params]
+    opt = torch.optim.AdamW(params, lr=plan.unet_lr, betas=(0.9, 0.99), weight_decay=0.0)
+    gen = torch.Generator().manual_seed(plan.seed + 2)
+    rng = random.Random(plan.seed + 3)
+    scale = model.scale_factor
+    started, running = time.monotonic(), None
+    for step in range(plan.unet_steps):
+        warm = min(1.0, (step + 1) / plan.warmup)
+        decay = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / plan.unet_steps))
+        for group in opt.param_groups:
+            group["lr"] = plan.unet_lr * warm * decay
+        idx = torch.randint(0, len(mean), (plan.unet_batch,), generator=gen)
+        z = (mean[idx] + std[idx] * torch.randn(mean[idx].shape, generator=gen)) * scale
+        captions = ["" if rng.random() < plan.caption_dropout else scenes[i].caption(rng) for i in idx.tolist()]
+        cond = enc(captions)
+        t = torch.randint(0, model.num_timesteps, (plan.unet_batch,), generator=gen)
+        noise = torch.randn(z.shape, generator=gen)
+        pred = model.apply_model(model.q_sample(z, t, noise), t, cond)
+        loss = torch.nn.functional.mse_loss(pred, noise)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        with torch.no_grad():
+            d = min(plan.ema, (1 + step) / (10 + step))
+            for e, p in zip(ema, params):
+                e.mul_(d).add_(p.detach(), alpha=1 - d)
+        running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+        if step % 10 == 0 or step == plan.unet_steps - 1:
+            log(f"unet {step + 1}/{plan.unet_steps} loss {running:.4f} eta {_eta(step + 1, plan.unet_steps, started)}")
+        if (step + 1) % plan.save_every == 0 or step == plan.unet_steps - 1:
+            info.update(unet_steps_done=step + 1, unet_loss=round(running, 4),
+                        minutes=round((time.monotonic() - info["_t0"]) / 60, 1))
+            save_model(model, cfg, out, ema, {k: v for k, v in info.items() if not k.startswith("_")})
+            log(f"saved {out / (NAME + '.safetensors')} at unet step {step + 1}")
+    return float(running)
+
+
+def build(out: Path, plan: Plan, log: Callable[[str], None] = print) -> Path:
+    """The whole build; returns the checkpoint path. Deterministic for a given plan on a given machine."""
+    import torch
+    from omegaconf import OmegaConf
+
+    torch.set_num_threads(plan.threads)
+    t0 = time.monotonic()
+    cfg = OmegaConf.load(TEMPLATE)
+    with tempfile.TemporaryDirectory(prefix="tilab-demo-build-") as tmp:
+        model = build_model(cfg, Path(tmp), plan.seed)
+    log(f"model: {sum(p.numel() for p in model.model.parameters()) / 1e6:.2f} M UNet, "
+        f"{sum(p.numel() for p in model.cond_stage_model.parameters()) / 1e6:.2f} M text, "
+        f"{sum(p.numel() for p in model.first_stage_model.parameters()) / 1e6:.2f} M VAE parameters")
+    scenes, images = _images(plan)
+    log(f"world: {len(scenes)} images drawn in {time.monotonic() - t0:.0f}s")
+    vae_l1 = train_vae(model, images, plan, log)
+    mean, std, scale = cache_latents(model, images)
+    model.scale_factor = scale
+    cfg.model.params.scale_factor = scale
+    log(f"latents cached; scale_factor {scale:.4f}")
+    info = {"plan": asdict(plan), "vae_l1": round(vae_l1, 4), "scale_factor": round(scale, 5), "_t0": t0}
+    train_diffusion(model, cfg, scenes, mean, std, plan, out, info, log)
+    log(f"done in {(time.monotonic() - t0) / 60:.1f} min")
+    return out / f"{NAME}.safetensors"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m lib_ti.demo.build", description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", type=Path, required=True, help="folder for tilab-demo.safetensors/.yaml")
+    for name, value in asdict(Plan()).items():
+        p.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
+    args = p.parse_args(argv)
+    plan = Plan(**{k: getattr(args, k) for k in asdict(Plan())})
+
+    def log(msg: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+    build(args.out, plan, log)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Score a model of the demo world: sample prompts, read the pictures back with the classifier.
+
+Used by the model's build note (the quality bar: the classifier reads most samples as what the prompt asked for),
+by ``bench/learning.py`` (concept recovery, leaks, bracket weight) and by the tests.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional, Sequence
+
+from . import DEMO_SIZE, classifier, world
+
+#: sampler settings of every demo evaluation (the Train tab's preview defaults, at the demo size)
+SAMPLE_ARGS = dict(sampler="Euler a", steps=20, cfg_scale=5.0, width=DEMO_SIZE, height=DEMO_SIZE)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A prompt and the attributes its pictures must show."""
+
+    prompt: str
+    wanted: Mapping[str, Optional[str]]
+
+
+def base_probes(count: int, seed: int = 0) -> list[Probe]:
+    """``count`` fully described prompts of scenes the base model was trained on (never :data:`world.HELD_BACK`)."""
+    rng = random.Random(seed)
+    scenes = world.all_scenes()
+    rng.shuffle(scenes)
+    return [Probe(world.describe(s.shape, colour=s.colour, size=s.size, background=s.background),
+                  dict(colour=s.colour, shape=s.shape, size=s.size, background=s.background))
+            for s in scenes[:count]]
+
+
+def sample(backend: Any, prompts: Sequence[str], *, seed: int = 1, embeddings: Optional[Mapping[str, Any]] = None,
+           batch: int = 16) -> list:
+    """Pictures for ``prompts`` (one seed per picture, ``seed + i``), in batches to bound memory."""
+    from lib_ti.model.sampling import sample_images
+
+    out: list = []
+    for i in range(0, len(prompts), batch):
+        out += sample_images(backend, list(prompts[i:i + batch]), embeddings=embeddings, seed=seed + i,
+                             **SAMPLE_ARGS)
+    return out
+
+
+def probe_score(backend: Any, probes: Sequence[Probe], per_probe: int = 1, *, seed: int = 1,
+                embeddings: Optional[Mapping[str, Any]] = None) -> float:
+    """Fraction of samples whose reading matches their probe's wanted attributes."""
+    prompts = [p.prompt for p in probes for _ in range(per_probe)]
+    wanted = [p.wanted for p in probes for _ in range(per_probe)]
+    images = sample(backend, prompts, seed=seed, embeddings=embeddings)
+    return sum(classifier.read(im).matches(w) for im, w in zip(images, wanted)) / max(1, len(images))

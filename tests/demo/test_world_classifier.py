@@ -1,0 +1,78 @@
+"""The demo world draws what its captions say, and the classifier reads it back — the yardstick of every demo score."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict
+
+import numpy as np
+import pytest
+
+from lib_ti.demo import classifier, examples, world
+
+
+@pytest.mark.parametrize("scene", world.all_scenes(include_held_back=True), ids=lambda s: "-".join(asdict(s).values()))
+def test_classifier_reads_every_drawn_scene(scene):
+    rng = random.Random(hash(scene) & 0xFFFF)
+    for _ in range(2):  # positions, exact sizes and colours jitter
+        assert classifier.read(world.draw(scene, rng)) == classifier.Reading(**asdict(scene))
+
+
+def test_an_empty_picture_has_no_object():
+    img = np.full((64, 64, 3), world.BACKGROUNDS["gray"], np.uint8)
+    assert classifier.read(img) == classifier.Reading("gray", None, None, None)
+
+
+@pytest.mark.parametrize("wanted, expected", [
+    (dict(colour="blue"), True),
+    (dict(colour="blue", shape="circle", size=None), True),
+    (dict(colour="blue", shape="square"), False),
+    (dict(background="white"), False),
+])
+def test_matches_checks_only_what_the_prompt_names(wanted, expected):
+    img = world.draw(world.Scene("blue", "circle", "large", "black"), random.Random(0))
+    assert classifier.read(img).matches(wanted) is expected
+
+
+def test_score_and_share_count_pictures():
+    rng = random.Random(1)
+    imgs = [world.draw(world.Scene("red", "square", "small", bg), rng) for bg in ("white", "white", "black", "gray")]
+    assert classifier.score(imgs, dict(colour="red", shape="square")) == 1.0
+    assert classifier.share(imgs, "background", "white") == 0.5
+    assert classifier.score([], dict(colour="red")) == 0.0
+
+
+def test_world_is_seeded_and_holds_back_the_concept():
+    first = [(s, im.tobytes()) for s, im in world.samples(20, seed=3)]
+    again = [(s, im.tobytes()) for s, im in world.samples(20, seed=3)]
+    assert first == again
+    assert all((s.colour, s.shape) != world.HELD_BACK for s, _ in world.samples(300, seed=4))
+
+
+@pytest.mark.parametrize("scene, rng, caption", [
+    (world.Scene("red", "circle", "large", "white"), None, "a photo of a large red circle on a white background"),
+    (world.Scene("blue", "square", "small", "gray"), None, "a photo of a small blue square on a gray background"),
+])
+def test_captions_name_what_is_drawn(scene, rng, caption):
+    assert scene.caption(rng) == caption
+
+
+def test_random_captions_leave_attributes_out_but_always_name_the_shape():
+    rng = random.Random(0)
+    scene = world.Scene("green", "triangle", "small", "brown")
+    captions = {scene.caption(rng) for _ in range(200)}
+    assert all("triangle" in c for c in captions)
+    assert "a photo of a green triangle" in captions and len(captions) > 4
+
+
+def test_example_sets_caption_everything_but_the_concept(tmp_path):
+    folder = examples.write_set(tmp_path / "set", examples.concept_scenes(backgrounds=["white"]), 4, seed=0)
+    pngs, txts = sorted(folder.glob("*.png")), sorted(folder.glob("*.txt"))
+    assert len(pngs) == len(txts) == 4
+    assert {t.read_text(encoding="utf-8").strip() for t in txts} == {"small, on a white background",
+                                                                     "large, on a white background"}
+    from PIL import Image
+
+    for png in pngs:
+        r = classifier.read(Image.open(png))
+        assert (r.colour, r.shape, r.background) == (*world.HELD_BACK, "white")
