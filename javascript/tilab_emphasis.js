@@ -184,7 +184,11 @@
     // The prompt being edited was typed into (or rewritten by a preset): the Emphasis tab follows.
     function onInput(event) {
         var t = event.target;
-        if (!t || t.tagName !== "TEXTAREA" || !t.closest("#txt2img_prompt")) return;
+        if (!t || t.tagName !== "TEXTAREA") return;
+        var block = t.closest("#" + TARGETS.join(", #"));
+        var span = block && block.querySelector(".tilab-preset-note");
+        if (span) span.textContent = ""; // the note describes the last rewrite only; apply() writes it after this
+        if (!t.closest("#txt2img_prompt")) return;
         setIfDifferent(textareaOf("tilab_emphasis_prompt"), t.value);
     }
 
