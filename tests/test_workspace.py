@@ -62,3 +62,30 @@ def test_all_tabs_are_wired(tmp_path):
     use = next(d for d in blocks.fns if getattr(d.fn, "__name__", "") == "use_in_train")
     rate, steps, tab = use.fn("0.01:100, 0.001", 400)
     assert rate["value"] == "0.01:100, 0.001" and steps == 400 and tab["selected"] == workspace.TRAIN_TAB
+
+
+def test_suggested_weight_comes_from_the_inspector_on_the_loaded_model(tmp_path):
+    """An embedding 4× longer than a typical token is suggested at the inspector's weakening; no model → a note."""
+    import torch
+
+    from lib_ti.core.torch_compat import ensure_torchvision
+
+    ensure_torchvision()
+    from sdkit import build_tiny_sd
+
+    from lib_ti.model.backend import SDBackend
+    from lib_ti.model.embeddings import create_embedding, save_embedding, scale_embedding
+    from lib_ti.model.inspect import inspect_embedding
+    from lib_ti.ui.emphasis_tab import suggest_weight
+
+    ctx = standalone_context(tmp_path / "data")
+    weight, note = suggest_weight(ctx, "strong")
+    assert "No suggestion" in note and "tilab-error" in note  # no embedding, no model: said, not raised
+    backend = SDBackend(build_tiny_sd("sd1", workdir=tmp_path / "sd"))
+    torch.manual_seed(0)
+    emb = scale_embedding(create_embedding(backend, "strong", 1, "a photo"), 4.0)
+    save_embedding(emb, ctx.embeddings_folder() / "strong.pt")
+    ctx.get_backend = lambda: backend  # as inside the host: the loaded model
+    expected = inspect_embedding(emb, backend)["suggested_scale"]
+    weight, note = suggest_weight(ctx, "strong")
+    assert expected < 0.5 and weight == round(expected, 2) and f"{expected:.2f}" in note, note
