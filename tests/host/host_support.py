@@ -8,14 +8,23 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any, Optional
+
+from lib_ti.ui.app import ROOT_ELEM_ID
 
 HOST_URL = os.environ.get("TILAB_HOST_URL", "").rstrip("/")
 SKIP_REASON = ("TILAB_HOST_URL is not set: start the WebUI v1.10.1 with --api (tools/real_host/harness.py launch) "
                "and set TILAB_HOST_URL to its address; see docs/real-host.md")
+
+
+FINAL = re.compile(r"(Finished|Interrupted) at step (\d+)|Error")
+TAB_ID = f"tab_{ROOT_ELEM_ID}"
+RUN_TAG = time.strftime("%H%M%S")  # embedding names unique per run: a host keeps those of earlier runs
 
 
 class HostError(AssertionError):
@@ -103,3 +112,38 @@ def goto_host(page) -> None:
     """Load the host's page and wait until its UI is built (txt2img's Generate button is there)."""
     page.goto(HOST_URL + "/")
     page.wait_for_selector("#txt2img_generate", timeout=120000)
+
+
+def choose(page, elem_id: str, value: str) -> None:
+    """Pick ``value`` in the gradio 3.41 dropdown ``#elem_id`` (one without custom values) as a user does."""
+    page.locator(f"#{elem_id} input").first.click()
+    page.locator(f"#{elem_id} ul.options li", has_text=value).first.click()
+    page.locator(f"#{elem_id} input").first.blur()
+
+
+def train_in_tab(page, name: str, data: Path, steps: int, *, save_every: int, preview_every: int,
+                 preview: Optional[dict] = None) -> None:
+    """Start a TI Lab run from its Train tab at 64 px; ``preview``: ``{"sampler", "steps", "seed", "cfg"}``."""
+    open_host_tab(page, "TI Lab")
+    open_sub_tab(page, f"{ROOT_ELEM_ID}_tabs", "Train")
+    for elem_id, value in [("tilab_train_name", name), ("tilab_train_data", str(data)), ("tilab_train_steps", steps),
+                           ("tilab_train_width", 64), ("tilab_train_height", 64),
+                           ("tilab_train_save_every", save_every), ("tilab_train_preview_every", preview_every)]:
+        fill(page, elem_id, value)
+    if preview:
+        accordion = page.locator("#tilab_train_preview_acc")
+        if not page.locator("#tilab_train_preview_steps").first.is_visible():
+            accordion.locator(".label-wrap").first.click()
+        choose(page, "tilab_train_preview_sampler", preview["sampler"])
+        for key in ("steps", "seed", "cfg"):
+            fill(page, f"tilab_train_preview_{key}", preview[key])
+    page.click("#tilab_train_start")
+
+
+def train_status(page) -> str:
+    return page.locator("#tilab_train_status").first.inner_text()  # gradio 3 repeats an HTML block's id inside
+
+
+def final_status(page, timeout: float) -> str:
+    return wait_until(lambda: FINAL.search(train_status(page)) and train_status(page), timeout,
+                      "the end of the TI Lab run")

@@ -15,46 +15,25 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from browser_support import REPO, browser_page, require_chromium, shot
-from host.host_support import (HOST_URL, SKIP_REASON, api, checkpoint, embeddings, fill, goto_host, load_checkpoint,
-                          open_host_tab, open_sub_tab, txt2img_infotext, wait_until)
+from browser_support import REPO, shot
+from host.host_support import (HOST_URL, RUN_TAG, SKIP_REASON, TAB_ID, api, checkpoint, embeddings, fill,
+                               final_status, goto_host, load_checkpoint, open_host_tab, open_sub_tab, train_in_tab,
+                               train_status, txt2img_infotext, wait_until)
 from lib_ti.ui.app import ROOT_ELEM_ID, TABS
 
 pytestmark = pytest.mark.skipif(not HOST_URL, reason=SKIP_REASON)
 
-PHOTOS = REPO / "tests" / "data" / "photos" / "teapot"
 #: (test id, env var naming the checkpoint, its default in the harness, parameterization its yaml must declare)
 CHECKPOINTS = [
     ("sd1", "TILAB_HOST_SD1", "tiny.safetensors", None),
     ("sd2v", "TILAB_HOST_SD2V", "tiny-sd2v.safetensors", "v"),
 ]
-FINAL = re.compile(r"(Finished|Interrupted) at step (\d+)|Error")
-TAB_ID = f"tab_{ROOT_ELEM_ID}"
-RUN_TAG = time.strftime("%H%M%S")
-
-
-@pytest.fixture(scope="module")
-def page():
-    require_chromium()
-    with browser_page(width=1400, height=1100) as pg:
-        goto_host(pg)
-        yield pg
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory) -> Path:
-    """Five licensed test photos in a folder of their own (the host reads it from this machine's disk)."""
-    folder = tmp_path_factory.mktemp("host-dataset")
-    for image in sorted(PHOTOS.glob("*.jpg")):
-        shutil.copyfile(image, folder / image.name)
-    return folder
 
 
 def _tilab_present(page) -> bool:
@@ -123,24 +102,6 @@ def test_tab_shows_all_sub_tabs(page):
     assert page.errors == []
 
 
-def _train_in_tab(page, name: str, data: Path, steps: int, *, save_every: int, preview_every: int) -> None:
-    open_host_tab(page, "TI Lab")
-    open_sub_tab(page, f"{ROOT_ELEM_ID}_tabs", "Train")
-    for elem_id, value in [("tilab_train_name", name), ("tilab_train_data", str(data)), ("tilab_train_steps", steps),
-                           ("tilab_train_width", 64), ("tilab_train_height", 64),
-                           ("tilab_train_save_every", save_every), ("tilab_train_preview_every", preview_every)]:
-        fill(page, elem_id, value)
-    page.click("#tilab_train_start")
-
-
-def _status(page) -> str:
-    return page.locator("#tilab_train_status").first.inner_text()  # gradio 3 repeats an HTML block's id inside
-
-
-def _final_status(page, timeout: float) -> str:
-    return wait_until(lambda: FINAL.search(_status(page)) and _status(page), timeout, "the end of the TI Lab run")
-
-
 @pytest.mark.parametrize("kind, env, default, parameterization", CHECKPOINTS, ids=[c[0] for c in CHECKPOINTS])
 def test_train_in_tab_then_listed_and_used_by_txt2img(page, dataset, kind, env, default, parameterization):
     entry = checkpoint(os.environ.get(env, default))
@@ -153,8 +114,8 @@ def test_train_in_tab_then_listed_and_used_by_txt2img(page, dataset, kind, env, 
     name = f"tilabhost{kind}{RUN_TAG}"
     steps = 30
     started = time.monotonic()
-    _train_in_tab(page, name, dataset, steps, save_every=10, preview_every=steps)
-    status = _final_status(page, 600)
+    train_in_tab(page, name, dataset, steps, save_every=10, preview_every=steps)
+    status = final_status(page, 600)
     seconds = time.monotonic() - started
     page.wait_for_selector("#tilab_train_gallery img", timeout=60000)
     shot(page, f"host-tier-train-{kind}.png")
@@ -216,9 +177,9 @@ def test_interrupt_stops_a_tilab_run(page, dataset, via):
     load_checkpoint(entry)
     name = f"tilabhoststop{via}{RUN_TAG}"
     total = 100000
-    _train_in_tab(page, name, dataset, total, save_every=1000, preview_every=0)
+    train_in_tab(page, name, dataset, total, save_every=1000, preview_every=0)
     step_re = re.compile(r"Step (\d+)/")
-    wait_until(lambda: (m := step_re.search(_status(page))) and int(m.group(1)) >= 3, 300, "a few training steps")
+    wait_until(lambda: (m := step_re.search(train_status(page))) and int(m.group(1)) >= 3, 300, "a few training steps")
     progress = api("/sdapi/v1/progress?skip_current_image=true")["state"]
     assert progress["job"].startswith("tilab-"), progress  # the run is on the host's progress state
     asked = time.monotonic()
@@ -229,7 +190,7 @@ def test_interrupt_stops_a_tilab_run(page, dataset, via):
     # the step count when the host has taken the request (the button's click reaches it through gradio's queue)
     flag = "stopping_generation" if via == "button" else "interrupted"  # the button's choice for multi-step jobs
     at_request = _steps_done_once_flagged(flag)
-    status = _final_status(page, 60)
+    status = final_status(page, 60)
     seen_after = time.monotonic() - asked
     stopped = re.search(r"Interrupted at step (\d+)", status)
     print(f"\n[interrupt via {via}] {at_request} steps done when the host set {flag}; the page showed the stop "
