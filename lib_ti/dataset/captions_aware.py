@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Optional
 
 from .checks import SEVERITIES, Finding
+from .loading import ImageSkipped, open_regular
 
 #: A finding is explained when its words appear for at least this share of its images.
 NAMED_SHARE = 0.5
@@ -24,8 +25,9 @@ def read_captions(folder: Path, names: list[str]) -> dict[str, str]:
     for name in names:
         p = (Path(folder) / name).with_suffix(".txt")
         try:
-            out[name] = p.read_text(encoding="utf-8", errors="replace").strip()
-        except OSError:
+            with open_regular(p) as fh:  # a FIFO named like a caption is passed over, never read (it would hang)
+                out[name] = fh.read().decode("utf-8", errors="replace").strip()
+        except (OSError, ImageSkipped):
             continue
     return out
 

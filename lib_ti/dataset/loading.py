@@ -8,11 +8,14 @@ so one bad file never stops a check.
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 import struct
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import BinaryIO, Iterator, Optional, Sequence
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -60,19 +63,135 @@ class ImageSkipped(Exception):
     """Raised by :func:`load_image` with the plain-language reason."""
 
 
-def list_files(folder: Path, recursive: bool = False) -> list[Path]:
-    """Candidate files of ``folder`` in a stable order; hidden files, caption sidecars and photos set aside
-    (in ``_excluded/``, see :mod:`.exclude`) left out."""
+@dataclass
+class Listing:
+    """A folder's candidate image files, and what was found but cannot be one (with the reason)."""
+
+    files: list[Path]
+    skipped: list[Skipped]
+
+
+def _image_suffixes() -> frozenset[str]:
+    """Extensions Pillow reads (``.jpg``, ``.png``, ...): a folder or a pipe named so is reported, not ignored."""
+    Image.init()
+    return frozenset(Image.registered_extensions())
+
+
+def _special_kind(mode: int) -> str:
+    """Plain words for a file that is not a regular file or a folder."""
+    for test, word in ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return word
+    return "not a regular file"
+
+
+def _link_problem(path: Path) -> tuple[Optional[os.stat_result], Optional[str]]:
+    """(the link target's stat, None), or (None, why the link leads nowhere usable) - never following a loop."""
+    try:
+        return os.stat(path), None
+    except OSError as exc:
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = "?"
+        if exc.errno == errno.ELOOP:
+            return None, f"link loop: '{target}' leads back through links to itself; not followed"
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return None, f"broken link: it points to '{target}', which does not exist"
+        return None, f"cannot follow the link to '{target}' ({exc.strerror or exc})"
+
+
+def _folder_link_reason(link: Path, ancestors: tuple[Path, ...], folder: Path) -> str:
+    """Why a link to a folder is not followed in a recursive listing: a loop when it points to a folder above it."""
+    real = link.resolve()
+    above = next((a for a in ancestors if a.resolve() == real), None)
+    if above is None:
+        return "link to a folder; not followed (sub-folders behind links are not read)"
+    return f"link loop: it points back to '{above.relative_to(folder).as_posix()}', a folder it is in; not followed"
+
+
+def scan_folder(folder: Path, recursive: bool = False) -> Listing:
+    """Candidate files of ``folder`` in a stable order, and every entry that looks like part of the set but cannot
+    be read as an image, with the reason: link loops, broken links, pipes and devices (never opened: reading a
+    FIFO would hang), folders named like images. Hidden entries, caption sidecars and photos set aside (in
+    ``_excluded/``, see :mod:`.exclude`) are left out silently. With ``recursive``, sub-folders are read but links
+    to folders are not followed (each is listed as skipped; one pointing back to a folder above it as a loop).
+    """
     folder = Path(folder)
-    it = folder.rglob("*") if recursive else folder.iterdir()
-    out = []
-    for p in it:
-        rel = p.relative_to(folder)
-        if any(part.startswith(".") or part == EXCLUDED_DIR for part in rel.parts):
-            continue
-        if p.is_file() and p.suffix.lower() not in SIDECAR_EXTS:
-            out.append(p)
-    return sorted(out, key=lambda p: str(p.relative_to(folder)).lower())
+    suffixes = _image_suffixes()
+    files: list[Path] = []
+    skipped: list[Skipped] = []
+    seen: set[tuple[int, int]] = set()
+
+    def walk(d: Path, ancestors: tuple[Path, ...]) -> None:
+        try:
+            st = os.stat(d)
+            if (st.st_dev, st.st_ino) in seen:  # a loop without links (a bind mount): read each folder once
+                skipped.append(Skipped(str(d.relative_to(folder)), "folder already read (it loops back); not read again"))
+                return
+            seen.add((st.st_dev, st.st_ino))
+            with os.scandir(d) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            skipped.append(Skipped(str(d.relative_to(folder)) or ".", f"cannot read the folder ({exc.strerror or exc})"))
+            return
+        for e in entries:
+            if e.name.startswith(".") or e.name == EXCLUDED_DIR:
+                continue
+            p = Path(e.path)
+            rel = str(p.relative_to(folder))
+            suffix = p.suffix.lower()
+            try:
+                own = os.lstat(p)
+            except OSError:  # removed while listing
+                continue
+            st, problem = _link_problem(p) if stat.S_ISLNK(own.st_mode) else (own, None)
+            if suffix in SIDECAR_EXTS and not (st and stat.S_ISDIR(st.st_mode) and recursive):
+                continue  # captions and other sidecars are not images; their readers handle their own problems
+            if problem:
+                skipped.append(Skipped(rel, problem))
+            elif stat.S_ISREG(st.st_mode):
+                files.append(p)
+            elif stat.S_ISDIR(st.st_mode):
+                is_link = stat.S_ISLNK(own.st_mode)
+                if recursive and not is_link:
+                    walk(p, ancestors + (d,))
+                elif recursive:
+                    skipped.append(Skipped(rel, _folder_link_reason(p, ancestors + (d,), folder)))
+                elif suffix in suffixes:
+                    skipped.append(Skipped(rel, "a folder named like an image, not an image file"
+                                                + ("" if is_link else "; include sub-folders to check what is inside")))
+            else:
+                skipped.append(Skipped(rel, f"{_special_kind(st.st_mode)}, not an image file; not opened"))
+
+    walk(folder, ())
+    key = lambda s: s.lower()  # noqa: E731 - one ordering for files and skips
+    return Listing(sorted(files, key=lambda p: key(str(p.relative_to(folder)))), sorted(skipped, key=lambda s: key(s.name)))
+
+
+def list_files(folder: Path, recursive: bool = False) -> list[Path]:
+    """Candidate files of ``folder`` (see :func:`scan_folder`, which also says what was left out and why)."""
+    return scan_folder(folder, recursive).files
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """Open ``path`` for reading if it is a regular file, else raise :class:`ImageSkipped` with the reason.
+
+    Opened without blocking and checked on the open descriptor: a FIFO (or a file swapped for one after the
+    listing) is refused instead of hanging the check on a read that never ends. OSError passes through.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    fh = open(fd, "rb")
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ImageSkipped(f"{_special_kind(st.st_mode)}, not an image file; not read"
+                               if not stat.S_ISDIR(st.st_mode) else "a folder, not an image file")
+    except BaseException:
+        fh.close()
+        raise
+    return fh
 
 
 def _to_rgb(im: Image.Image, matte: tuple[int, int, int]) -> Image.Image:
@@ -170,15 +289,16 @@ def load_image(
     path = Path(path)
     name = name or path.name
     try:
-        nbytes = path.stat().st_size
+        fh = open_regular(path)
     except OSError as exc:
         raise ImageSkipped(f"cannot read the file ({exc.strerror or exc})") from exc
-    if nbytes == 0:
+    if os.fstat(fh.fileno()).st_size == 0:
+        fh.close()
         raise ImageSkipped("empty file (0 bytes)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with open(path, "rb") as fh:
+            with fh:
                 out, size, fmt, src_mode = _decode(fh, want=max_side or min_side, max_side=max_side, matte=matte,
                                                    max_pixels=max_pixels)
     except ImageSkipped:
@@ -218,10 +338,16 @@ def iter_images(
 ) -> Iterator[LoadedImage]:
     """Yield loadable images of ``folder`` one at a time (streaming: memory does not grow with the count).
 
-    Files that cannot be used are appended to ``skipped`` with their reason.
+    Files that cannot be used are appended to ``skipped`` with their reason (with ``files`` not given, also what
+    the listing found but could not use: see :func:`scan_folder`).
     """
     folder = Path(folder)
-    for p in files if files is not None else list_files(folder, recursive):
+    if files is None:
+        listing = scan_folder(folder, recursive)
+        files = listing.files
+        if skipped is not None:
+            skipped.extend(listing.skipped)
+    for p in files:
         rel = str(p.relative_to(folder)) if p.is_relative_to(folder) else p.name
         try:
             yield load_image(p, name=rel, max_side=max_side, matte=matte)

@@ -25,7 +25,7 @@ from . import checks as C
 from .captions_aware import apply_captions, read_captions, read_template, subject_kind
 from .faces import load_opencv
 from .features import ClipEmbedder, ImageStats, measure, similarity_matrix
-from .loading import ImageSkipped, Skipped, list_files, load_image
+from .loading import ImageSkipped, Skipped, load_image, scan_folder
 from .report import build_report
 
 CLASSICAL = ["HSV colour histograms", "LBP + gradient-orientation texture", "8×8 Lab layout",
@@ -163,13 +163,15 @@ def check_folder(
         raise ValueError(f"'{folder}' is not a folder")
     job = job or Job()
     embedder = _embedder(clip)
-    files = list_files(folder, recursive)
+    listing = scan_folder(folder, recursive)  # link loops, broken links, pipes, folders named like images: skipped
+    files = listing.files
     template_text = read_template(template)
     captions = read_captions(folder, [str(p.relative_to(folder)) for p in files])
     kind, kind_word = subject_kind(captions, template_text)
     stats, skipped = measure_files(folder, files, max_side=max(size, 512), kind=kind, job=job, embedder=embedder,
                                    workers=workers or _workers(), processes=processes)
     interrupted = job.interrupted and len(stats) + len(skipped) < len(files)
+    skipped = listing.skipped + skipped
     captions = {s.name: captions[s.name] for s in stats if s.name in captions}
 
     sim = similarity_matrix(stats, use_clip=embedder is not None)
@@ -180,5 +182,5 @@ def check_folder(
                "clip": embedder.name if embedder else None}
     report = build_report(folder=str(folder), options=options, features=features_used(embedder), stats=stats,
                           skipped=skipped, findings=findings, shared=shared, zoom=zoom, sim=sim, bg=bg,
-                          captions=captions, interrupted=interrupted, files_total=len(files))
+                          captions=captions, interrupted=interrupted, files_total=len(files) + len(listing.skipped))
     return CheckResult(report, {s.name: s.thumb_data_uri() for s in stats})

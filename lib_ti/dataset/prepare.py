@@ -19,7 +19,7 @@ from PIL import Image
 from ..core.fsutil import atomic_save, atomic_write_text
 from ..core.jobs import Job
 from .faces import main_face
-from .loading import ImageSkipped, Skipped, list_files, load_image
+from .loading import ImageSkipped, Skipped, load_image, scan_folder
 
 CROPS = ("face", "centre")
 
@@ -65,9 +65,10 @@ def prepare_folder(
     if dst == src or src in dst.parents:
         raise ValueError(f"output folder '{dst}' must not be the source folder or inside it")
     job = job or Job()
-    files = list_files(src, recursive)
+    listing = scan_folder(src, recursive)  # link loops, broken links, pipes, folders named like images: skipped
+    files = listing.files
     sources = {p.resolve() for p in files}
-    res = PrepareResult()
+    res = PrepareResult(skipped=list(listing.skipped))
     used: set[str] = set()
     for p in job.iterate(files, desc="Preparing"):
         rel = p.relative_to(src)
