@@ -32,16 +32,38 @@ def read_captions(folder: Path, names: list[str]) -> dict[str, str]:
     return out
 
 
-def read_template(template: Optional[str]) -> str:
-    """The template text: a file path (the host's ``textual_inversion_templates/*.txt``) or the text itself."""
+def looks_like_path(text: str) -> bool:
+    """Whether a template field names a file rather than holding the template itself, judged from the text alone.
+
+    A shared server must decide this without looking at the disk: testing whether the typed path exists before
+    the path guard sees it would tell a client which files exist outside the allowed folders. A path is one line
+    without ``[name]``-style placeholders that has a folder separator, starts with ``~`` or ends in ``.txt``.
+    """
+    t = text.strip()
+    if not t or "\n" in t or "[" in t or "]" in t:
+        return False
+    return "/" in t or "\\" in t or t.startswith("~") or t.lower().endswith(".txt")
+
+
+def read_template(template: Optional[str], is_file: Optional[bool] = None) -> str:
+    """The template text: a file path (the host's ``textual_inversion_templates/*.txt``) or the text itself.
+
+    ``is_file`` None guesses (a file when one exists, as the CLI's ``--template``); True requires a file
+    (a clear ValueError otherwise); False takes the text as it is and never looks on disk.
+    """
     if not template:
         return ""
+    if is_file is False:
+        return template
     p = Path(template).expanduser()
     try:
-        if p.is_file():
-            return p.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        pass
+        with open_regular(p) as fh:
+            return fh.read().decode("utf-8", errors="replace")
+    except (OSError, ValueError, ImageSkipped) as exc:  # ValueError: a NUL byte, so not a path
+        if is_file:
+            why = ("not a regular file" if isinstance(exc, ImageSkipped)
+                   else exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc))
+            raise ValueError(f"Template file '{template}' cannot be read ({why}).") from None
     return template
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import io
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -455,3 +457,40 @@ class ClipEmbedder:
             f = self.model.encode_image(x).float()[0]
         f = f / (f.norm() + 1e-9)
         return f.cpu().numpy()
+
+
+#: Built CLIP embedders kept for the next check (a real model is hundreds of MB, so only a few).
+CLIP_CACHE_SIZE = 2
+_clip_cache: "OrderedDict[tuple, ClipEmbedder]" = OrderedDict()
+_clip_lock = threading.Lock()
+
+
+def _file_key(text: str) -> tuple[str, int, int]:
+    """A file as a cache key: its real path, modification time and size (a replaced file is a new key)."""
+    st = (p := Path(text.strip()).expanduser().resolve()).stat()
+    return str(p), st.st_mtime_ns, st.st_size
+
+
+def cached_clip_embedder(spec: str, device: str = "cpu") -> ClipEmbedder:
+    """The :class:`ClipEmbedder` for ``spec``, built once and reused while its files are unchanged.
+
+    Each Dataset-tab check used to build the model from its weights again (seconds, and the memory of a second
+    copy while the first was still referenced). The key is the architecture (or the config file's path, mtime
+    and size) with the weights file's path, mtime and size: editing or replacing either builds afresh. At most
+    :data:`CLIP_CACHE_SIZE` are kept, least recently used dropped first. Built under a lock, so two requests at
+    once build one model. A spec that cannot be built raises as :class:`ClipEmbedder` does and is not kept.
+    """
+    arch, _, weights = spec.partition("=")
+    try:
+        key = (_file_key(arch) if arch.strip().endswith(".json") else arch.strip(), _file_key(weights), device)
+    except (OSError, ValueError):
+        return ClipEmbedder(spec, device)  # a missing or unreadable file: its own clear message
+    with _clip_lock:
+        embedder = _clip_cache.get(key)
+        if embedder is None:
+            embedder = ClipEmbedder(spec, device)
+            _clip_cache[key] = embedder
+            while len(_clip_cache) > CLIP_CACHE_SIZE:
+                _clip_cache.popitem(last=False)
+        _clip_cache.move_to_end(key)
+        return embedder

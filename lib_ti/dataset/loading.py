@@ -128,13 +128,14 @@ def scan_folder(folder: Path, recursive: bool = False) -> Listing:
         try:
             st = os.stat(d)
             if (st.st_dev, st.st_ino) in seen:  # a loop without links (a bind mount): read each folder once
-                skipped.append(Skipped(str(d.relative_to(folder)), "folder already read (it loops back); not read again"))
+                skipped.append(Skipped(str(d.relative_to(folder)), "folder already read (it loops back); not again"))
                 return
             seen.add((st.st_dev, st.st_ino))
             with os.scandir(d) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
-            skipped.append(Skipped(str(d.relative_to(folder)) or ".", f"cannot read the folder ({exc.strerror or exc})"))
+            why = f"cannot read the folder ({exc.strerror or exc})"
+            skipped.append(Skipped(str(d.relative_to(folder)) or ".", why))
             return
         for e in entries:
             if e.name.startswith(".") or e.name == EXCLUDED_DIR:
@@ -166,8 +167,9 @@ def scan_folder(folder: Path, recursive: bool = False) -> Listing:
                 skipped.append(Skipped(rel, f"{_special_kind(st.st_mode)}, not an image file; not opened"))
 
     walk(folder, ())
-    key = lambda s: s.lower()  # noqa: E731 - one ordering for files and skips
-    return Listing(sorted(files, key=lambda p: key(str(p.relative_to(folder)))), sorted(skipped, key=lambda s: key(s.name)))
+    files.sort(key=lambda p: str(p.relative_to(folder)).lower())
+    skipped.sort(key=lambda s: s.name.lower())
+    return Listing(files, skipped)
 
 
 def list_files(folder: Path, recursive: bool = False) -> list[Path]:

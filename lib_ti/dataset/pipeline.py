@@ -24,7 +24,7 @@ from ..core.jobs import Job
 from . import checks as C
 from .captions_aware import apply_captions, read_captions, read_template, subject_kind
 from .faces import load_opencv
-from .features import ClipEmbedder, ImageStats, measure, similarity_matrix
+from .features import ClipEmbedder, ImageStats, cached_clip_embedder, measure, similarity_matrix
 from .loading import ImageSkipped, Skipped, load_image, scan_folder
 from .report import build_report
 
@@ -76,7 +76,7 @@ def _workers() -> int:
 def _embedder(clip: Union[None, str, ClipEmbedder]) -> Optional[ClipEmbedder]:
     if isinstance(clip, ClipEmbedder):
         return clip
-    return ClipEmbedder(clip) if isinstance(clip, str) and clip.strip() else None
+    return cached_clip_embedder(clip) if isinstance(clip, str) and clip.strip() else None
 
 
 def measure_files(folder: Path, files: list[Path], *, max_side: int, kind: Optional[str], job: Job,
@@ -146,6 +146,7 @@ def check_folder(
     recursive: bool = False,
     clip: Union[None, str, ClipEmbedder] = None,
     template: Optional[str] = None,
+    template_is_file: Optional[bool] = None,
     dup_threshold: float = 0.92,
     job: Optional[Job] = None,
     workers: Optional[int] = None,
@@ -155,7 +156,8 @@ def check_folder(
 
     Captions are read first: the class word they use for the subject ("dog", "teapot", "man")
     steers the measurements (:func:`.captions_aware.subject_kind`).
-    ``processes=False`` keeps all work in this process (the host passes it: spawning workers
+    ``template`` is a file or the text itself (``template_is_file`` None guesses; see
+    :func:`.captions_aware.read_template`). ``processes=False`` keeps all work in this process (the host passes it: spawning workers
     from inside the WebUI would re-import its launcher).
     """
     folder = Path(folder)
@@ -165,7 +167,7 @@ def check_folder(
     embedder = _embedder(clip)
     listing = scan_folder(folder, recursive)  # link loops, broken links, pipes, folders named like images: skipped
     files = listing.files
-    template_text = read_template(template)
+    template_text = read_template(template, template_is_file)
     captions = read_captions(folder, [str(p.relative_to(folder)) for p in files])
     kind, kind_word = subject_kind(captions, template_text)
     stats, skipped = measure_files(folder, files, max_side=max(size, 512), kind=kind, job=job, embedder=embedder,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Optional
 
 from ..core.context import AppContext
@@ -53,6 +52,26 @@ def _confined_clip(ctx: AppContext, clip: Optional[str]) -> Optional[str]:
     return f"{arch.strip()}{sep}{weights}"
 
 
+def _confined_template(ctx: AppContext, text: Optional[str]) -> tuple[Optional[str], Optional[bool]]:
+    """(template, whether it is a file) for :func:`~lib_ti.dataset.pipeline.check_folder`.
+
+    On a shared server, whether the field is a path is decided from the text alone and a path goes through the
+    guard before anything looks at the disk: the answer for a file outside the allowed folders is the same whether
+    or not it exists. Text is never looked up (it could name a file there). Locally, a file when one exists, else
+    the text (as the CLI's ``--template``).
+    """
+    from ..dataset.captions_aware import looks_like_path
+
+    tmpl = (text or "").strip()
+    if not tmpl:
+        return None, None
+    if not ctx.guard.restricted:
+        return tmpl, None
+    if not looks_like_path(tmpl):
+        return tmpl, False
+    return str(ctx.guard.check(tmpl, must_exist=True, kind="template file")), True
+
+
 def run_check(ctx: AppContext, folder_text: str, size: Any, recursive: bool, template: str, clip: str,
               job: Optional[Job] = None) -> TabOutput:
     """Check the folder typed in the tab; every expected error becomes a status line, never an exception."""
@@ -68,11 +87,10 @@ def run_check(ctx: AppContext, folder_text: str, size: Any, recursive: bool, tem
         size_i = int(size or 512)
         if not 64 <= size_i <= 4096:
             raise ValueError(f"Training size {size_i} is outside 64..4096.")
-        tmpl = (template or "").strip() or None
-        if tmpl and Path(tmpl).expanduser().is_file():
-            tmpl = str(ctx.guard.check(tmpl, must_exist=True, kind="template file"))
+        tmpl, tmpl_is_file = _confined_template(ctx, template)
         res = check_folder(folder, size=size_i, recursive=bool(recursive), clip=_confined_clip(ctx, clip),
-                           template=tmpl, dup_threshold=float(ctx.settings.get("tilab_dataset_dup_threshold")), job=job,
+                           template=tmpl, template_is_file=tmpl_is_file,
+                           dup_threshold=float(ctx.settings.get("tilab_dataset_dup_threshold")), job=job,
                            processes=not ctx.in_host)
     except (PathRefused, ValueError, OSError, MissingDependency) as exc:
         return TabOutput(status=f"<div class='tilab-error' style='color:#b71c1c;font-weight:600'>⚠ {html.escape(str(exc))}</div>")

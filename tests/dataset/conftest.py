@@ -7,6 +7,7 @@ per session and caches the report, so the tables below can ask many questions ch
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 from typing import Callable
 
@@ -257,3 +258,26 @@ def check_of(dataset_folder) -> Callable[[str], dict]:
         return cache[name]
 
     return get
+
+
+TINY_CLIP = {"embed_dim": 16,
+             "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 8, "head_width": 16},
+             "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 16, "heads": 2, "layers": 1}}
+
+
+@pytest.fixture(scope="session")
+def tiny_clip(tmp_path_factory) -> str:
+    """A random-weight open_clip model saved as safetensors: proves the code path, not the meaning."""
+    import open_clip
+    import torch
+    from safetensors.torch import save_file
+
+    d = tmp_path_factory.mktemp("clip")
+    cfg = d / "tilab-tiny-clip.json"
+    cfg.write_text(json.dumps(TINY_CLIP), encoding="utf-8")
+    open_clip.add_model_config(cfg)
+    torch.manual_seed(0)
+    model = open_clip.create_model("tilab-tiny-clip", pretrained=None)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(d / "w.safetensors"))
+    torch.save(model.state_dict(), d / "w.bin")
+    return f"{cfg}={d / 'w.safetensors'}"

@@ -105,29 +105,6 @@ def test_cli_prepare(real_dir, tmp_path, capsys):
     assert len(list((tmp_path / "o").glob("*.png"))) == 5
 
 
-TINY_CLIP = {"embed_dim": 16,
-             "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 8, "head_width": 16},
-             "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 16, "heads": 2, "layers": 1}}
-
-
-@pytest.fixture(scope="module")
-def tiny_clip(tmp_path_factory) -> str:
-    """A random-weight open_clip model saved as safetensors: proves the code path, not the meaning."""
-    import open_clip
-    import torch
-    from safetensors.torch import save_file
-
-    d = tmp_path_factory.mktemp("clip")
-    cfg = d / "tilab-tiny-clip.json"
-    cfg.write_text(json.dumps(TINY_CLIP), encoding="utf-8")
-    open_clip.add_model_config(cfg)
-    torch.manual_seed(0)
-    model = open_clip.create_model("tilab-tiny-clip", pretrained=None)
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(d / "w.safetensors"))
-    torch.save(model.state_dict(), d / "w.bin")
-    return f"{cfg}={d / 'w.safetensors'}"
-
-
 @pytest.mark.parametrize("weights", ["w.safetensors", "w.bin"])
 def test_clip_features_are_used_and_named(dataset_folder, tiny_clip, weights):
     from lib_ti.dataset.pipeline import check_folder
