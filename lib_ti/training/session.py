@@ -338,7 +338,7 @@ def _embedding_step(path: Path) -> int:
     return int(load_embedding(path).step or 0)
 
 
-def _saved_config(run_dir: Path) -> Optional[dict]:
+def saved_config(run_dir: Path) -> Optional[dict]:
     try:
         return json.loads((run_dir / "settings.json").read_text(encoding="utf-8"))["config"]
     except (OSError, ValueError, KeyError, TypeError):
@@ -401,7 +401,7 @@ def plan_run(name: str, runs_root: Path, embeddings_dir: Path, mode: str, values
         else:
             at = state_step(state)
             plan.run_dir, plan.resume, plan.start_step = state_run, state, at
-            saved = _saved_config(state_run) or {}
+            saved = saved_config(state_run) or {}
             before = saved.get("steps")
             plan.message = f"Resume run {state_run.name} exactly from step {at} ({state.name})"
             if before is not None and steps and int(before) != steps:

@@ -136,6 +136,14 @@ def list_runs(ctx: AppContext, name: str) -> list[tuple[str, str]]:
     return out
 
 
+def run_folder_for(ctx: AppContext, name: str, label: str) -> str:
+    """The folder behind a run label from :func:`list_runs` (gradio 3's dropdown shows and returns one string)."""
+    for text, folder in list_runs(ctx, name):
+        if text == label:
+            return folder
+    return str(label or "")
+
+
 def run_checkpoint_names(run_folder: str) -> list[str]:
     from ..training.sweep import run_checkpoints
 
@@ -231,10 +239,25 @@ def make_config(ctx: AppContext, values: Mapping[str, Any], *, mode: str = "auto
 
 
 def plan_html(check: FormCheck) -> str:
+    """What Train will do (when the start point is known) and every problem in the way."""
+    plan = check.plan.message if check.plan is not None else ""
+    out = f'<div class="tilab-ok" id="tilab_train_plan">{html.escape(plan)}</div>' if plan else ""
     if check.problems:
         items = "".join(f"<li>{html.escape(p)}</li>" for p in check.problems)
-        return f'<div class="tilab-error" id="tilab_train_problems"><b>Fix before training:</b><ul>{items}</ul></div>'
-    return f'<div class="tilab-ok" id="tilab_train_plan">{html.escape(check.plan.message)}</div>'
+        out += f'<div class="tilab-error" id="tilab_train_problems"><b>Fix before training:</b><ul>{items}</ul></div>'
+    return out
+
+
+def run_settings(ctx: AppContext, name: str) -> dict:
+    """The settings of embedding ``name``'s newest run (from its ``settings.json``), to fill the form for a resume
+    after a page reload; empty when there is no run."""
+    from ..training.session import saved_config, runs_of
+
+    for run in runs_of(runs_root(ctx), str(name or "").strip()):
+        saved = saved_config(run)
+        if saved:
+            return saved
+    return {}
 
 
 def start_training(ctx: AppContext, cfg: Any, plan: Any = None, model_choice: str = "", backend: Any = None) -> Any:
@@ -470,7 +493,8 @@ def build(ctx: AppContext) -> TrainTab:
             model = gr.Textbox(value="", visible=False)
             model_refresh = None
         else:
-            model = gr.Dropdown(list_models(ctx), label="Checkpoint", allow_custom_value=True, scale=4,
+            models = list_models(ctx)
+            model = gr.Dropdown(models, value=models[0] if models else None, label="Checkpoint", scale=4,
                                 info=f"SD 1.x / 2.x checkpoints in {models_folder(ctx)}", elem_id="tilab_train_model")
             model_refresh = gr.Button("↻", scale=0, min_width=40, elem_id="tilab_train_model_refresh")
 
@@ -509,6 +533,8 @@ def build(ctx: AppContext) -> TrainTab:
                         if s.group == "preview":
                             inputs[fname] = field_input(fname, s, default[fname])
             plan = gr.HTML(elem_id="tilab_train_plan_box")
+            load_run = gr.Button("Fill in the settings of this embedding's newest run", size="sm",
+                                 elem_id="tilab_train_load_run")
             with gr.Row():
                 check_btn = gr.Button("Check", elem_id="tilab_train_check")
                 train_btn = gr.Button("Train", variant="primary", elem_id="tilab_train_start")
@@ -534,6 +560,7 @@ def build(ctx: AppContext) -> TrainTab:
     with gr.Accordion("Inspect an embedding", open=False, elem_id="tilab_train_inspect_acc"):
         with gr.Row():
             i_name = gr.Dropdown(list_embeddings(ctx), label="Embedding", elem_id="tilab_train_inspect_name")
+            i_refresh = gr.Button("↻", scale=0, min_width=40, elem_id="tilab_train_inspect_refresh")
             i_btn = gr.Button("Inspect", elem_id="tilab_train_inspect_btn")
         i_out = gr.Textbox(label="Report", lines=8, interactive=False, elem_id="tilab_train_inspect_out")
         with gr.Row():
@@ -544,6 +571,7 @@ def build(ctx: AppContext) -> TrainTab:
     with gr.Accordion("Strength sweep", open=False, elem_id="tilab_train_sweep_acc"):
         with gr.Row():
             s_name = gr.Dropdown(list_embeddings(ctx), label="Embedding", elem_id="tilab_train_sweep_name")
+            s_refresh = gr.Button("↻", scale=0, min_width=40, elem_id="tilab_train_sweep_refresh")
             s_run = gr.Dropdown([], label="Run (newest first)", elem_id="tilab_train_sweep_run", scale=2)
         s_cks = gr.CheckboxGroup([], label="Checkpoints (all ticked are used)", elem_id="tilab_train_sweep_cks")
         s_weights = gr.Textbox(label="Weights (comma-separated)",
@@ -595,6 +623,22 @@ def build(ctx: AppContext) -> TrainTab:
         return plan_html(check), f'<div class="tilab-status">Starting: {html.escape(check.plan.message)}</div>'
 
     form = [model, mode, overwrite, *inputs.values()]
+
+    def on_load_run(name_value):
+        saved = run_settings(ctx, name_value)
+        if not saved:
+            return [update() for _ in names] + [plan_html(FormCheck([f"No run of '{name_value}' to read settings "
+                                                                       "from."]))]
+        out = []
+        for n in names:
+            value = saved.get(n)
+            if value is None or n == "name":
+                out.append(update())
+            else:
+                out.append(update(value="\n".join(value) if isinstance(value, list) else value))
+        return out + [update()]
+
+    load_run.click(on_load_run, [inputs["name"]], [*inputs.values(), plan], queue=False)
     check_btn.click(on_check, form, [plan], queue=False)
     for comp in (inputs["name"], mode, inputs["steps"]):
         comp.change(on_check, form, [plan], queue=False, show_progress="hidden")
@@ -629,24 +673,26 @@ def build(ctx: AppContext) -> TrainTab:
                 [i_name, k], [w_out], queue=False)
 
     def on_sweep_name(name_value):
-        runs = list_runs(ctx, name_value)
-        return update(choices=runs, value=runs[0][1] if runs else None)
+        labels = [label for label, _ in list_runs(ctx, name_value)]
+        return update(choices=labels, value=labels[0] if labels else None)
 
-    def on_sweep_run(run_value):
-        cks = run_checkpoint_names(run_value)
+    def on_sweep_run(name_value, run_label):
+        cks = run_checkpoint_names(run_folder_for(ctx, name_value, run_label))
         return update(choices=cks, value=cks)
 
     s_name.change(on_sweep_name, [s_name], [s_run], queue=False)
-    s_run.change(on_sweep_run, [s_run], [s_cks], queue=False)
+    for button, dropdown in ((s_refresh, s_name), (i_refresh, i_name)):
+        button.click(lambda: update(choices=list_embeddings(ctx)), [], [dropdown], queue=False)
+    s_run.change(on_sweep_run, [s_name, s_run], [s_cks], queue=False)
 
-    def on_sweep(*args):
+    def on_sweep(name_value, run_label, *args):
         try:
-            run = start_sweep(ctx, *args)
+            run = start_sweep(ctx, run_folder_for(ctx, name_value, run_label), *args)
         except (ValueError, RuntimeError, OSError) as exc:
             return error_html(exc)
         return f'<div class="tilab-status">{html.escape(run.status)}</div>'
 
-    sweep_inputs = [s_run, s_cks, s_weights, s_prompt, s_seed, s_steps, model]
+    sweep_inputs = [s_name, s_run, s_cks, s_weights, s_prompt, s_seed, s_steps, model]
     s_btn.click(on_sweep, sweep_inputs, [s_status], queue=False, **js_kwarg(_start_js(POLL_JS, len(sweep_inputs))))
     s_stop.click(lambda: stop_text(SWEEP), [], [s_status], queue=False)
     s_poll.click(poll_sweep, [s_poll_state], [s_status, s_img, s_poll_state], queue=False, show_progress="hidden")

@@ -106,6 +106,10 @@ def test_exact_resume_after_a_finished_run_may_extend_max_steps(ctx, dataset_dir
     assert "stopped at step 4" in "\n".join(same.problems) and "raise max steps above 4" in "\n".join(same.problems)
     changed = train_tab.check_form(ctx, {**v, "steps": 6, "seed": 9}, mode="resume")
     assert "seed was 0 in that run, now 9" in "\n".join(changed.problems)
+    saved = train_tab.run_settings(ctx, "zork")  # what "Fill in the settings of the newest run" puts in the form
+    assert saved["steps"] == 4 and saved["width"] == 64 and train_tab.run_settings(ctx, "nobody") == {}
+    html_text = train_tab.plan_html(same)
+    assert "Resume run" in html_text and "raise max steps" in html_text  # the plan and what stands in its way
     longer = train_tab.check_form(ctx, {**v, "steps": 6}, mode="resume")
     assert longer.ok and "exactly from step 4" in longer.plan.message and "max steps 4 → 6" in longer.plan.message
     assert longer.cfg.run_dir == first.cfg.run_dir
