@@ -23,7 +23,6 @@ COMMANDS: tuple[str, ...] = (
     "check",
     "train",
     "sweep",
-    "sweep",
     "captions",
     "embedding",
 )
