@@ -131,14 +131,16 @@ def sample_latents(
 
 
 def latents_to_images(backend: Any, z: Any) -> list:
-    """Decode with the VAE and convert to PIL RGB images."""
+    """Decode with the VAE and convert to PIL RGB images the way the host's txt2img does
+    (``processing.py``: ``clamp((x + 1) / 2, 0, 1)``, ``255. *`` in numpy, ``astype(uint8)`` truncates, no rounding),
+    so a preview is the host's image pixel for pixel when the latents agree."""
     import numpy as np
     import torch
     from PIL import Image
 
     with torch.no_grad():
-        x = backend.decode(z).float()
-    x = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        x = torch.clamp((backend.decode(z).float() + 1.0) / 2.0, min=0.0, max=1.0)
+    x = (255.0 * np.moveaxis(x.cpu().numpy(), 1, 3)).astype(np.uint8)
     return [Image.fromarray(np.ascontiguousarray(a)) for a in x]
 
 

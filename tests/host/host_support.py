@@ -122,8 +122,11 @@ def choose(page, elem_id: str, value: str) -> None:
 
 
 def train_in_tab(page, name: str, data: Path, steps: int, *, save_every: int, preview_every: int,
-                 preview: Optional[dict] = None) -> None:
-    """Start a TI Lab run from its Train tab at 64 px; ``preview``: ``{"sampler", "steps", "seed", "cfg"}``."""
+                 preview: Optional[dict] = None) -> str:
+    """Start a TI Lab run from its Train tab at 64 px; ``preview``: ``{"sampler", "steps", "seed", "cfg"}``.
+
+    Returns the status text shown before the click: the tab shows the host's last run (of any page) until this
+    one starts, so :func:`final_status` must not take that for this run's end."""
     open_host_tab(page, "TI Lab")
     open_sub_tab(page, f"{ROOT_ELEM_ID}_tabs", "Train")
     for elem_id, value in [("tilab_train_name", name), ("tilab_train_data", str(data)), ("tilab_train_steps", steps),
@@ -137,13 +140,18 @@ def train_in_tab(page, name: str, data: Path, steps: int, *, save_every: int, pr
         choose(page, "tilab_train_preview_sampler", preview["sampler"])
         for key in ("steps", "seed", "cfg"):
             fill(page, f"tilab_train_preview_{key}", preview[key])
+    before = train_status(page)
     page.click("#tilab_train_start")
+    return before
 
 
 def train_status(page) -> str:
     return page.locator("#tilab_train_status").first.inner_text()  # gradio 3 repeats an HTML block's id inside
 
 
-def final_status(page, timeout: float) -> str:
-    return wait_until(lambda: FINAL.search(train_status(page)) and train_status(page), timeout,
-                      "the end of the TI Lab run")
+def final_status(page, timeout: float, before: str = "") -> str:
+    """The status once it reports the end of a run other than the one shown as ``before``."""
+    def ended() -> str:
+        text = train_status(page)
+        return text if text != before and FINAL.search(text) else ""
+    return wait_until(ended, timeout, "the end of the TI Lab run")

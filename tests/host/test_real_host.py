@@ -114,8 +114,8 @@ def test_train_in_tab_then_listed_and_used_by_txt2img(page, dataset, kind, env, 
     name = f"tilabhost{kind}{RUN_TAG}"
     steps = 30
     started = time.monotonic()
-    train_in_tab(page, name, dataset, steps, save_every=10, preview_every=steps)
-    status = final_status(page, 600)
+    before = train_in_tab(page, name, dataset, steps, save_every=10, preview_every=steps)
+    status = final_status(page, 600, before)
     seconds = time.monotonic() - started
     page.wait_for_selector("#tilab_train_gallery img", timeout=60000)
     shot(page, f"host-tier-train-{kind}.png")
@@ -177,7 +177,7 @@ def test_interrupt_stops_a_tilab_run(page, dataset, via):
     load_checkpoint(entry)
     name = f"tilabhoststop{via}{RUN_TAG}"
     total = 100000
-    train_in_tab(page, name, dataset, total, save_every=1000, preview_every=0)
+    before = train_in_tab(page, name, dataset, total, save_every=1000, preview_every=0)
     step_re = re.compile(r"Step (\d+)/")
     wait_until(lambda: (m := step_re.search(train_status(page))) and int(m.group(1)) >= 3, 300, "a few training steps")
     progress = api("/sdapi/v1/progress?skip_current_image=true")["state"]
@@ -190,7 +190,7 @@ def test_interrupt_stops_a_tilab_run(page, dataset, via):
     # the step count when the host has taken the request (the button's click reaches it through gradio's queue)
     flag = "stopping_generation" if via == "button" else "interrupted"  # the button's choice for multi-step jobs
     at_request = _steps_done_once_flagged(flag)
-    status = final_status(page, 60)
+    status = final_status(page, 60, before)
     seen_after = time.monotonic() - asked
     stopped = re.search(r"Interrupted at step (\d+)", status)
     print(f"\n[interrupt via {via}] {at_request} steps done when the host set {flag}; the page showed the stop "

@@ -16,12 +16,14 @@ from __future__ import annotations
 import base64
 import io
 import os
+import re
 import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
+from safetensors import safe_open
 
 from browser_support import shot
 from host.host_support import (HOST_URL, RUN_TAG, SKIP_REASON, api, checkpoint, embeddings, final_status, goto_host,
@@ -82,8 +84,9 @@ def test_sdxl_train_in_tab_listed_used_and_preview_is_the_host_image(page, datas
     goto_host(page)  # the page shows the SDXL checkpoint at the top
     name = f"tilabhostxl{tag.replace('-', '')}{RUN_TAG}"
     started = time.monotonic()
-    train_in_tab(page, name, dataset, STEPS, save_every=STEPS, preview_every=STEPS, preview={"sampler": sampler, **PREVIEW})
-    status = final_status(page, 900)
+    before = train_in_tab(page, name, dataset, STEPS, save_every=STEPS, preview_every=STEPS,
+                          preview={"sampler": sampler, **PREVIEW})
+    status = final_status(page, 900, before)
     seconds = time.monotonic() - started
     page.wait_for_selector("#tilab_train_gallery img", timeout=60000)
     shot(page, f"host-tier-train-sdxl-{tag}.png")
@@ -94,7 +97,16 @@ def test_sdxl_train_in_tab_listed_used_and_preview_is_the_host_image(page, datas
     print(f"[sdxl {sampler}] /sdapi/v1/embeddings → {name}: {listed}")
     assert listed is not None, f"{name} not listed: {sorted(embeddings()['loaded'])}"
     assert listed["shape"] == SDXL_SHAPE and listed["vectors"] == 1, listed
-    assert listed["step"] == STEPS and listed["sd_checkpoint_name"] == sdxl["model_name"], listed
+    # the host reads only tensors from a .safetensors embedding (data.get('step') on the tensor dict), so it lists
+    # no step or checkpoint for SDXL files; TI Lab keeps them in the file's metadata, beside exactly clip_l + clip_g
+    assert listed["step"] is None and listed["sd_checkpoint_name"] is None, listed
+    saved = re.search(r"Embedding saved to (\S+\.safetensors)", status)
+    assert saved, status
+    with safe_open(saved.group(1), "pt") as f:
+        tensors = {k: tuple(f.get_tensor(k).shape) for k in f.keys()}
+        meta = f.metadata()
+    assert tensors == {"clip_l": (1, 768), "clip_g": (1, 1280)}, tensors
+    assert meta["step"] == str(STEPS) and meta["sd_checkpoint_name"] == sdxl["model_name"], meta
 
     prompt = f"a photo of {name}"  # TI Lab's default preview prompt, "a photo of [name]"
     host_png, info = _host_txt2img_png(prompt, sampler)

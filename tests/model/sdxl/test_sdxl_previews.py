@@ -29,3 +29,20 @@ def test_preview_negative_is_the_hosts(xl_backend, negative, zeroed):
     if zeroed:  # and not what encoding "" as text would give
         as_text = latents_to_images(b, sample_latents(b, cond, text, **kw))
         assert any(not torch.equal(p, torch.tensor(list(e.getdata()))) for p, e in zip(pixels, as_text))
+
+
+#: decoded value (VAE output in [-1, 1]) → the host's txt2img pixel: ``uint8(255 * clamp((x + 1) / 2, 0, 1))``
+#: truncates; found in the real host, where the tiny SDXL's preview and txt2img differed by one level in about half
+#: the pixels (mean |diff| 0.49, max 1) while the latents agreed
+HOST_PIXELS = [(-1.0, 0), (-2.0, 0), (-0.5, 63), (0.0, 127), (0.5, 191), (0.999, 254), (1.0, 255), (3.0, 255)]
+
+
+@pytest.mark.parametrize("decoded, pixel", HOST_PIXELS)
+def test_preview_pixels_truncate_like_the_hosts_txt2img(decoded, pixel):
+    from types import SimpleNamespace
+
+    from lib_ti.model.sampling import latents_to_images
+
+    vae_output = SimpleNamespace(decode=lambda z: z)  # the decoded image itself: only the conversion is under test
+    (image,) = latents_to_images(vae_output, torch.full((1, 3, 2, 2), decoded))
+    assert set(image.getdata()) == {(pixel, pixel, pixel)}
