@@ -36,11 +36,13 @@ SDXL_SHAPE = 768 + 1280
 STEPS = 10
 #: the preview both sides draw: TI Lab's default preview prompt, no negative prompt, the training size
 PREVIEW = {"steps": 6, "seed": 1, "cfg": 7}
-#: (sampler, screenshot suffix)
-SAMPLERS = [("Euler a", "euler-a"), ("DPM++ 2M Karras", "dpmpp-2m-karras")]
-#: largest mean |difference| (0-255 levels) of the two images still called the same picture: CPU float sums of the
-#: same operations in another order differ by far less than one level on average; a different picture by tens
-SAME_PICTURE_MEAN = 1.0
+#: (sampler, test id, screenshot)
+SAMPLERS = [("Euler a", "euler-a", "host-tier-train-sdxl.png"),
+            ("DPM++ 2M Karras", "dpmpp-2m-karras", "host-tier-train-sdxl-dpmpp-2m-karras.png")]
+#: the two images are the same picture: no channel value more than 1 level (of 255) apart, and those few only where
+#: a float-level difference crosses a level boundary (measured on CPU: 12 and 37 of 12288 values, mean 0.001 and
+#: 0.003); rounding instead of truncating, as previews once did, gives mean 0.49; a different picture, tens
+SAME_PICTURE_MAX, SAME_PICTURE_MEAN = 1, 0.05
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +81,8 @@ def _host_txt2img_png(prompt: str, sampler: str) -> tuple[bytes, str]:
     return base64.b64decode(result["images"][0]), json.loads(result["info"])["infotexts"][0]
 
 
-@pytest.mark.parametrize("sampler, tag", SAMPLERS, ids=[t for _, t in SAMPLERS])
-def test_sdxl_train_in_tab_listed_used_and_preview_is_the_host_image(page, dataset, sdxl, sampler, tag):
+@pytest.mark.parametrize("sampler, tag, screenshot", SAMPLERS, ids=[t for _, t, _ in SAMPLERS])
+def test_sdxl_train_in_tab_listed_used_and_preview_is_the_host_image(page, dataset, sdxl, sampler, tag, screenshot):
     goto_host(page)  # the page shows the SDXL checkpoint at the top
     name = f"tilabhostxl{tag.replace('-', '')}{RUN_TAG}"
     started = time.monotonic()
@@ -89,7 +91,7 @@ def test_sdxl_train_in_tab_listed_used_and_preview_is_the_host_image(page, datas
     status = final_status(page, 900, before)
     seconds = time.monotonic() - started
     page.wait_for_selector("#tilab_train_gallery img", timeout=60000)
-    shot(page, f"host-tier-train-sdxl-{tag}.png")
+    shot(page, screenshot)
     print(f"\n[sdxl {sampler}] {sdxl['title']}: {STEPS} steps + preview in {seconds:.1f} s; status: {status!r}")
     assert f"Finished at step {STEPS}" in status, status
 
@@ -118,7 +120,7 @@ def test_sdxl_train_in_tab_listed_used_and_preview_is_the_host_image(page, datas
     assert ours.shape == host.shape == (64, 64, 3), (ours.shape, host.shape)
     diff = abs(ours - host)
     print(f"[sdxl {sampler}] preview vs host txt2img ({PREVIEW['steps']} steps, seed {PREVIEW['seed']}, CFG "
-          f"{PREVIEW['cfg']}, 64 px): mean |diff| {diff.mean():.3f}, max |diff| {diff.max():.0f} (0-255); "
-          f"image std {host.std():.1f}")
+          f"{PREVIEW['cfg']}, 64 px): mean |diff| {diff.mean():.3f}, max |diff| {diff.max():.0f} (0-255), "
+          f"{int((diff > 0).sum())} of {diff.size} values differ; image std {host.std():.1f}")
     assert host.std() > 5, "the host's image is flat: the comparison would prove nothing"
-    assert diff.mean() <= SAME_PICTURE_MEAN, (diff.mean(), diff.max())
+    assert diff.max() <= SAME_PICTURE_MAX and diff.mean() <= SAME_PICTURE_MEAN, (diff.mean(), diff.max())
