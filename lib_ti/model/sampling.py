@@ -73,14 +73,17 @@ class _CFGDenoiser:
 
 
 def make_denoiser(backend: Any) -> Any:
-    """k-diffusion wrapper for the backend's parameterisation (eps: SD1/SD2-base, v: SD2-768)."""
+    """k-diffusion wrapper for the backend's parameterisation (eps: SD1/SD2-base, v: SD2-768).
+
+    ``quantize=False`` as the host's txt2img: its default ``enable_quantization`` is off, so the UNet sees the
+    fractional timestep of each sigma (rounding it changed SDXL previews against the host's image in the real host)."""
     from ..core.torch_compat import ensure_torchvision
 
     ensure_torchvision()
     import k_diffusion as K
 
     cls = K.external.CompVisVDenoiser if backend.parameterization == "v" else K.external.CompVisDenoiser
-    return cls(backend, quantize=True).to(backend.device)
+    return cls(backend, quantize=False).to(backend.device)
 
 
 def sigmas_for(denoiser: Any, sampler: str, steps: int) -> Any:

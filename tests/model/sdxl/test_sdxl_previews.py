@@ -46,3 +46,19 @@ def test_preview_pixels_truncate_like_the_hosts_txt2img(decoded, pixel):
     vae_output = SimpleNamespace(decode=lambda z: z)  # the decoded image itself: only the conversion is under test
     (image,) = latents_to_images(vae_output, torch.full((1, 3, 2, 2), decoded))
     assert set(image.getdata()) == {(pixel, pixel, pixel)}
+
+
+@pytest.mark.parametrize("sampler", ["Euler a", "DPM++ 2M Karras"])
+def test_preview_unet_sees_the_hosts_unquantized_timesteps(xl_backend, sampler):
+    """The host builds its k-diffusion wrapper with ``quantize=opts.enable_quantization``, off by default: at 6 steps
+    the UNet gets fractional timesteps (e.g. 799.2), not the nearest of the 1000 training steps."""
+    import k_diffusion as K
+
+    from lib_ti.model.sampling import make_denoiser, sigmas_for
+
+    ours = make_denoiser(xl_backend)
+    hosts = K.external.CompVisDenoiser(xl_backend, quantize=False)
+    sigmas = sigmas_for(ours, sampler, 6)[:-1]
+    t = ours.sigma_to_t(sigmas)
+    assert torch.equal(t, hosts.sigma_to_t(sigmas))
+    assert not torch.equal(t, t.round())
