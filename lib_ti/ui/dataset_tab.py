@@ -15,6 +15,7 @@ from ..core.context import AppContext
 from ..core.jobs import Job
 
 JOB_NAME = "dataset"
+NOTHING_TO_STOP = " <span class='tilab-note'>(nothing to stop)</span>"
 
 
 @dataclass
@@ -168,17 +169,33 @@ def undo_set_aside(records: list) -> tuple[str, list]:
     return f"<div class='tilab-status'>{html.escape(text)}</div>", left
 
 
+def stop_status(current: Optional[str]) -> str:
+    """The status line after Stop: "Stopping…" while a check runs; after it has finished, its "Checked …" line
+    stays (it names the report) with "nothing to stop" beside it, rather than being replaced by a bare
+    "Nothing is running."."""
+    from . import jobs_ui
+
+    if jobs_ui.running(JOB_NAME):
+        return f"<div class='tilab-status'>{html.escape(jobs_ui.interrupt(JOB_NAME))}</div>"
+    current = str(current or "").replace(NOTHING_TO_STOP, "")
+    if "Checked " in current and current.endswith("</div>"):
+        return current[:-len("</div>")] + NOTHING_TO_STOP + "</div>"
+    return current or "<div class='tilab-status'>Nothing is running.</div>"
+
+
 def build(ctx: AppContext) -> None:
     import gradio as gr
 
     from . import jobs_ui
+    from .compat import update
+    from .workspace import recent_folders, remember_folder
 
     gr.Markdown("Check a training folder **before** training: photos that share a zoom level, a background, "
                 "clothes or light teach the embedding those instead of the subject. Files are only read.")
     with gr.Row():
         with gr.Column(scale=3):
-            folder = gr.Textbox(label="Dataset folder", placeholder="/path/to/training/images",
-                                elem_id="tilab_dataset_folder")
+            folder = gr.Dropdown(recent_folders(ctx.data_dir), label="Dataset folder (type a path or pick a recent one)",
+                                 allow_custom_value=True, elem_id="tilab_dataset_folder")
             with gr.Row():
                 run = gr.Button("Run check", variant="primary", elem_id="tilab_dataset_run")
                 stop = gr.Button("Stop", elem_id="tilab_dataset_stop")
@@ -226,14 +243,15 @@ def build(ctx: AppContext) -> None:
     def show(out: Optional[TabOutput]):
         # Filled in a second step without a progress display: the progress bar shows once, on the status line.
         out = out or TabOutput(status="")
+        recent = remember_folder(ctx.data_dir, out.folder) if out.folder else recent_folders(ctx.data_dir)
         return (out.verdict, out.findings, out.gallery, out.zoom, out.heatmap, out.files,
                 gr.update(choices=out.copies, value=out.copies), gr.update(visible=bool(out.copies)), "",
-                out.folder or "")
+                out.folder or "", update(choices=recent))
 
     run.click(on_run, [folder, size, recursive, template, clip], [status, result]).then(
         show, [result], [verdict, findings, gallery, zoom, heatmap, files, copies, exclude_box, exclude_status,
-                         checked_folder], show_progress="hidden")
-    stop.click(lambda: f"<div class='tilab-status'>{jobs_ui.interrupt(JOB_NAME)}</div>", None, [status])
+                         checked_folder, folder], show_progress="hidden")
+    stop.click(stop_status, [status], [status], queue=False)
 
     def on_aside(folder_text, names, held):
         text, new = set_aside_copies(ctx, folder_text, names or [])

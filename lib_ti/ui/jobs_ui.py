@@ -65,6 +65,12 @@ def finish(name: str, job: Job) -> None:
             del _running[name]
 
 
+def running(name: str) -> bool:
+    """Whether the job ``name`` is registered (started and not yet finished)."""
+    with _lock:
+        return name in _running
+
+
 def interrupt(name: str) -> str:
     """Ask the running job ``name`` to stop after its current item; returns a status line."""
     with _lock:

@@ -7,10 +7,21 @@ import shutil
 import time
 from pathlib import Path
 
-from browser_support import open_tab
+from browser_support import open_tab, shot
 
 REPO = Path(__file__).resolve().parents[2]
 PHOTOS = REPO / "tests" / "data" / "photos"
+
+
+def small_shot(page, name: str) -> Path:
+    """A full-page screenshot, palette-quantised (256 colours) so the README's journey images stay small."""
+    from PIL import Image
+
+    path = shot(page, name)
+    with Image.open(path) as im:
+        small = im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    small.save(path, optimize=True)
+    return path
 
 
 def journey_set(copies: int = 3) -> Path:
@@ -57,9 +68,9 @@ def check_responsiveness(page, url: str, folder: Path, enter=lambda page: None) 
     ``enter(page)`` opens TI Lab on a fresh page (inside the host: its top-level tab)."""
     enter(page)
     open_tab(page, "Dataset")
-    box = page.locator("#tilab_dataset_folder textarea")
+    box = page.locator("#tilab_dataset_folder input")  # a dropdown of recent folders that takes typing
     box.fill(str(folder))
-    box.dispatch_event("input")
+    box.press("Enter")
     page.click("#tilab_dataset_run")
     page.wait_for_function(f"() => ({RUNNING_JS})", timeout=30000)
     open_tab(page, "Emphasis")
@@ -85,8 +96,6 @@ def check_responsiveness(page, url: str, folder: Path, enter=lambda page: None) 
     try:
         page.wait_for_function(f"() => !({RUNNING_JS})", timeout=120000)
     except Exception:
-        from browser_support import shot
-
         shot(page, "journey-stop-timeout.png")  # what the page showed, for the failure report
         raise
     figures = {"emphasis_s": emphasis, "emphasis_during": emphasis_during, "schedule_s": schedule,

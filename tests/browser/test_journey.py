@@ -1,76 +1,248 @@
-"""The journey between tabs in the standalone app, in headless Chromium.
+"""The whole journey of issue 13 in the standalone app, in ONE headless Chromium page, in the order a user works:
 
-A folder typed once follows the user (Dataset → Captions → Train); while a long job runs (a dataset check),
-the other tabs answer within a second, also from a second browser tab; "Use in Train" hands the schedule
-over; the Emphasis tab edits the prompt box being edited, also with emoji in it; an embedding goes into the
-prompt in one click. Selectors are elem_ids only (other engineers change the tabs' layouts).
+check a folder → set a duplicate aside → caption → schedule → "Use in Train" → train a tiny model (every problem
+of the form at once, labelled prompt × step previews) → other tabs answer while it trains → the reloaded page finds
+the run → Stop → an exact resume that raises max steps (said before it starts) → a strength sweep over the run's
+checkpoints → the embedding into the prompt. The dataset folder is typed once (``typed_paths``); every other tab
+finds it. Then the Emphasis tab's emoji offsets and the other tabs' answers while a long dataset check runs (also
+from a second browser tab). This file replaces the Train tab's own browser test (one server, one training run).
+
+Tests run in file order on the module's page (each continues where the previous one left off). Selectors are
+elem_ids only (other engineers change the tabs' layouts). Kept short in wall time: tiny model, 64 px, a few steps.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
+import time
 
 import pytest
 
-from browser.journey_support import PHOTOS, check_responsiveness, journey_set, value_of
-from browser_support import browser_page, open_tab, require_chromium, shot, standalone_server
+from browser.journey_support import PHOTOS, answer_time, check_responsiveness, journey_set, small_shot, value_of
+from browser_support import browser_page, open_tab, require_chromium, standalone_server
+
+NAME = "myface"
 
 
 @pytest.fixture(scope="module")
 def journey(tmp_path_factory):
     require_chromium()
-    import torch
-
-    from lib_ti.model.embeddings import Embedding, save_embedding
+    from sdkit import write_tiny_checkpoint
 
     data = tmp_path_factory.mktemp("tilab-data")
-    save_embedding(Embedding("myface", torch.randn(1, 768)), data / "embeddings" / "myface.pt")
+    write_tiny_checkpoint(data / "models" / "tiny.safetensors", workdir=tmp_path_factory.mktemp("tiny-sd"))
     photos = tmp_path_factory.mktemp("photos") / "face"
     shutil.copytree(next(p for p in sorted(PHOTOS.iterdir()) if p.is_dir()), photos)
+    first = sorted(photos.glob("*.jpg"))[0]
+    shutil.copy(first, photos / f"zz-copy-of-{first.name}")  # the duplicate the check finds and the user sets aside
     with standalone_server(data) as url:
         with browser_page() as page:
             page.goto(url)
             page.wait_for_selector("#txt2img_prompt .tilab-preset-select", timeout=60000)
-            yield page, url, photos
+            yield {"page": page, "url": url, "photos": photos, "data": data, "typed_paths": [], "figures": {}}
 
 
-def test_folder_typed_once_follows_to_captions_and_train(journey):
-    page, _url, photos = journey
+def fill(page, elem_id: str, value: str) -> None:
+    box = page.locator(f"#{elem_id} textarea, #{elem_id} input").first
+    box.fill(value)
+    box.press("Tab")
+
+
+def train_status(page) -> str:
+    return page.locator("#tilab_train_status").last.inner_text()
+
+
+def wait_train_status(page, pattern: str, timeout: float = 120.0) -> re.Match:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = re.search(pattern, train_status(page))
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"Train status never matched {pattern!r}; last: {train_status(page)!r}")
+
+
+def test_check_then_set_a_duplicate_aside_and_the_folder_follows(journey):
+    page, photos = journey["page"], journey["photos"]
     open_tab(page, "Dataset")
-    box = page.locator("#tilab_dataset_folder textarea")
+    box = page.locator("#tilab_dataset_folder input")
     box.fill(str(photos))
-    box.press("Tab")  # leaving the box hands the folder over
-    page.wait_for_function(
-        f"document.querySelector('#tilab_train_data textarea').value === {str(photos)!r}", timeout=10000)
+    journey["typed_paths"].append(str(photos))  # the only path the user types in the whole journey
+    box.press("Enter")  # a committed folder is handed to the other tabs
+    page.fill("#tilab_dataset_size input", "64")
+    page.click("#tilab_dataset_run")
+    page.wait_for_function("document.querySelector('#tilab_dataset_status').innerText.includes('Checked ')",
+                           timeout=120000)
+    page.wait_for_selector("#tilab_dataset_exclude", state="visible", timeout=20000)
+    ticked = page.locator("#tilab_dataset_copies input:checked")
+    assert ticked.count() == 1  # every copy but one per group, ticked
+    page.click("#tilab_dataset_set_aside")
+    page.wait_for_function("document.querySelector('#tilab_dataset_exclude_status').innerText.includes('Set aside 1')",
+                           timeout=20000)
+    assert len(list((photos / "_excluded").iterdir())) == 1
+    # Stop after the check has finished keeps its line (it names the report) instead of "Nothing is running."
+    checked = page.locator("#tilab_dataset_status").first.inner_text()
+    page.click("#tilab_dataset_stop")
+    page.wait_for_function("document.querySelector('#tilab_dataset_status').innerText.includes('nothing to stop')",
+                           timeout=10000)
+    assert checked.strip() in page.locator("#tilab_dataset_status").first.inner_text()
+    small_shot(page, "journey-check-set-aside.png")
+    # the folder followed the user: Captions and Train have it, untyped
     assert value_of(page, "#tilab_captions_folder input") == str(photos)
+    assert value_of(page, "#tilab_train_data textarea") == str(photos)
 
 
-def test_other_tabs_answer_while_a_check_runs_and_stop_stops_it(journey):
-    """Ordering, not wall-clock: each answer arrives while the check still runs, and Stop ends it early.
+def test_caption_the_photos_in_the_captions_tab(journey):
+    page, photos = journey["page"], journey["photos"]
+    open_tab(page, "Captions")
+    page.click("#tilab_captions_load")  # the folder is already there
+    page.wait_for_function("document.querySelector('#tilab_captions_status').innerText.includes('images')",
+                           timeout=30000)
+    first = sorted(p for p in photos.glob("*.jpg"))[0]
+    page.wait_for_selector(f"#tilab_captions_name :text('{first.name}')", timeout=15000)
+    page.fill("#tilab_captions_editor textarea", "a photo of a face, smiling, indoors")
+    page.click("#tilab_captions_next")  # saved before moving
+    deadline = time.monotonic() + 15
+    while not first.with_suffix(".txt").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert first.with_suffix(".txt").read_text("utf-8").strip() == "a photo of a face, smiling, indoors"
 
-    The seconds are printed (``-s``); on a quiet machine they are well under one (see the report)."""
-    page, url, _photos = journey
-    figures = check_responsiveness(page, url, journey_set())
-    shot(page, "journey-check-stopped.png")
-    assert figures["emphasis_during"] and figures["schedule_during"] and figures["stop_during"]
-    assert "stopped early" in figures["status"]
 
-
-def test_use_in_train_hands_the_schedule_over(journey):
-    page, *_ = journey
+def test_schedule_goes_to_train_with_use_in_train(journey):
+    page = journey["page"]
     open_tab(page, "Schedule")
     box = page.locator("#tilab_schedule_text textarea")
     box.fill("0.02:200, 0.005")
     box.dispatch_event("input")
+    page.fill("#tilab_schedule_max input", "2000")
     page.click("#tilab_schedule_use_in_train")
     page.wait_for_function(
         "document.querySelector('#tilab_train_learn_rate textarea').value === '0.02:200, 0.005'", timeout=10000)
     page.wait_for_selector("#tilab_train_start", state="visible", timeout=10000)  # the Train tab is open
-    shot(page, "journey-use-in-train.png")
+    assert value_of(page, "#tilab_train_steps input") == "2000"
+    small_shot(page, "journey-use-in-train.png")
+
+
+def test_train_answer_elsewhere_while_it_runs_reattach_stop_and_resume_exactly(journey):
+    page, figures = journey["page"], journey["figures"]
+    # the listed checkpoint is preselected and the folder and schedule are in the form: one problem left, said at once
+    page.click("#tilab_train_check")
+    page.wait_for_selector("#tilab_train_problems", timeout=20000)
+    problems = page.locator("#tilab_train_problems").inner_text()
+    assert "Embedding name" in problems and "Dataset folder" not in problems, problems
+    small_shot(page, "train-problems.png")
+    fill(page, "tilab_train_name", NAME)
+    for elem, value in (("tilab_train_save_every", "0"), ("tilab_train_preview_every", "3")):
+        fill(page, elem, value)
+    page.click("#tilab_train_preview_acc")
+    fill(page, "tilab_train_preview_prompts", "a photo of [name]\na drawing of [name]")
+    fill(page, "tilab_train_preview_steps", "2")
+    page.locator("#tilab_train_width input[type=number]").fill("64")
+    page.locator("#tilab_train_height input[type=number]").fill("64")
+    page.locator("#tilab_train_height input[type=number]").press("Tab")
+    page.click("#tilab_train_check")
+    page.wait_for_function(
+        f"document.querySelector('#tilab_train_plan_box').innerText.includes(\"New embedding '{NAME}'\")",
+        timeout=20000)
+    page.click("#tilab_train_start")
+    wait_train_status(page, r"Step \d+/2000")
+    assert "s/step" in wait_train_status(page, "ETA").string
+
+    # while it trains: the Emphasis tab and the Schedule tab answer (before the run ends: it is stopped later)
+    open_tab(page, "Emphasis")
+    figures["emphasis_s"] = answer_time(page, "#tilab_emphasis_prompt textarea", "a (dog:1.5) photo",
+                                        "document.querySelector('#tilab_emphasis_segments').innerText.includes('1.5')")
+    open_tab(page, "Schedule")
+    figures["schedule_s"] = answer_time(page, "#tilab_schedule_text textarea", "0.01:100,0.001:50,0.0001",
+                                        "document.querySelector('#tilab_schedule_status').innerText"
+                                        ".includes('one update')")
+    open_tab(page, "Train")
+    running = wait_train_status(page, r"Step (\d+)/2000")
+
+    # a reloaded page knows nothing but the server's registry: it shows the live run and its labelled previews
+    page.reload()
+    page.wait_for_selector("#tilab_tabs", timeout=60000)
+    open_tab(page, "Train")
+    wait_train_status(page, r"Step \d+/2000")
+    page.wait_for_function("document.querySelectorAll('#tilab_train_gallery img').length >= 4", timeout=120000)
+    captions = page.locator("#tilab_train_gallery .caption-label, #tilab_train_gallery figcaption").all_inner_texts()
+    assert captions[:2] == [f"step 3 · a photo of {NAME}", f"step 3 · a drawing of {NAME}"], captions
+    t0 = time.perf_counter()
+    page.click("#tilab_train_stop")
+    stopped = wait_train_status(page, r"Interrupted at step (\d+)\.")
+    figures["stop_s"] = time.perf_counter() - t0
+    stopped_at = int(stopped.group(1))
+    assert "resume from" in train_status(page)
+    assert int(running.group(1)) <= stopped_at < 2000  # the answers came while it still ran
+    figures["stopped_at"] = stopped_at
+    print("while training ran:", {k: round(v, 2) if isinstance(v, float) else v for k, v in figures.items()})
+    small_shot(page, "journey-train-stopped.png")
+
+    # an exact resume that also raises max steps, said before anything starts; the reloaded form takes the run's
+    # settings (the folder among them: still typed only once)
+    fill(page, "tilab_train_name", NAME)
+    page.click("#tilab_train_load_run")
+    page.wait_for_function("document.querySelector('#tilab_train_steps input').value === '2000'", timeout=20000)
+    assert value_of(page, "#tilab_train_data textarea") == str(journey["photos"])
+    page.locator("#tilab_train_mode label", has_text="resume").click()
+    fill(page, "tilab_train_steps", "2500")
+    page.click("#tilab_train_check")
+    page.wait_for_function("document.querySelector('#tilab_train_plan_box').innerText.includes('Resume run')",
+                           timeout=20000)
+    plan = page.locator("#tilab_train_plan_box").last.inner_text()
+    assert (f"exactly from step {stopped_at}" in plan and "max steps 2000 → 2500" in plan
+            and "needs the run's settings" not in plan), plan
+    small_shot(page, "train-resume-plan.png")
+    page.click("#tilab_train_start")
+    resumed = wait_train_status(page, r"Step (\d+)/2500")
+    assert int(resumed.group(1)) > stopped_at
+    page.click("#tilab_train_stop")
+    again = wait_train_status(page, r"Interrupted at step (\d+)\.")
+    journey["checkpoints"] = [f"{NAME}-{stopped_at}.pt", f"{NAME}-{again.group(1)}.pt"]
+    small_shot(page, "journey-train-resumed.png")
+
+
+def test_sweep_the_run_without_typing_its_folder(journey):
+    page = journey["page"]
+    page.click("#tilab_train_sweep_acc")
+    page.click("#tilab_train_sweep_refresh")  # the embedding was written after this page was built
+    page.locator("#tilab_train_sweep_name input").first.click()
+    page.locator("ul.options li", has_text=NAME).first.click()
+    page.wait_for_function("document.querySelectorAll('#tilab_train_sweep_cks input:checked').length >= 2",
+                           timeout=20000)
+    fill(page, "tilab_train_sweep_weights", "0.5, 1")
+    fill(page, "tilab_train_sweep_steps", "2")
+    page.click("#tilab_train_sweep_btn")
+    page.wait_for_function(
+        "document.querySelector('#tilab_train_sweep_out').innerText.includes('grid saved')", timeout=120000)
+    line = page.locator("#tilab_train_sweep_out").last.inner_text()
+    assert "4 images from 2 of 2 checkpoints" in line and all(c in line for c in journey["checkpoints"]), line
+    page.wait_for_selector("#tilab_train_sweep_img img", timeout=20000)
+    small_shot(page, "journey-sweep.png")
+
+
+def test_one_click_puts_the_trained_embedding_into_the_prompt(journey):
+    page = journey["page"]
+    open_tab(page, "Emphasis")  # the list refreshes when the tab opens: the newest (just trained) first
+    page.wait_for_function(
+        f"document.querySelector('#tilab_emphasis_embedding input').value === {NAME!r}", timeout=10000)
+    weight = page.locator("#tilab_emphasis_embedding_weight input")
+    weight.fill("0.7")
+    weight.dispatch_event("input")
+    before = value_of(page, "#txt2img_prompt textarea")
+    page.click("#tilab_emphasis_embedding_put")
+    page.wait_for_function(
+        f"document.querySelector('#txt2img_prompt textarea').value === {before + f', ({NAME}:0.7)'!r}",
+        timeout=10000)
+    small_shot(page, "journey-embedding-in-prompt.png")
+    # the whole journey typed one path, once
+    assert journey["typed_paths"] == [str(journey["photos"])]
+    assert page.errors == []
 
 
 def test_emphasis_tab_and_prompt_box_are_one_and_emoji_offsets_hold(journey):
-    page, *_ = journey
+    page = journey["page"]
     open_tab(page, "Emphasis")
     box = page.locator("#txt2img_prompt textarea")
     box.fill("🔥 cat, dog")
@@ -102,21 +274,15 @@ def test_emphasis_tab_and_prompt_box_are_one_and_emoji_offsets_hold(journey):
     inv.dispatch_event("input")
     page.wait_for_selector("#tilab_emphasis_inverse .tilab-flag-overflow", timeout=10000)
     assert "outside 0..2" in page.locator("#tilab_emphasis_inverse").first.inner_text()
-    shot(page, "journey-emphasis-emoji.png")
+    small_shot(page, "journey-emphasis-emoji.png")
     assert page.errors == []
 
 
-def test_one_click_puts_the_embedding_into_the_prompt(journey):
-    page, *_ = journey
-    open_tab(page, "Emphasis")
-    page.wait_for_function(
-        "document.querySelector('#tilab_emphasis_embedding input').value === 'myface'", timeout=10000)
-    weight = page.locator("#tilab_emphasis_embedding_weight input")
-    weight.fill("0.7")
-    weight.dispatch_event("input")
-    before = value_of(page, "#txt2img_prompt textarea")
-    page.click("#tilab_emphasis_embedding_put")
-    page.wait_for_function(
-        f"document.querySelector('#txt2img_prompt textarea').value === {before + ', (myface:0.7)'!r}",
-        timeout=10000)
-    shot(page, "journey-embedding-in-prompt.png")
+def test_other_tabs_answer_while_a_check_runs_and_stop_stops_it(journey):
+    """Last: it checks another (larger) folder. Ordering, not wall-clock: each answer arrives while the check
+    still runs, and Stop ends it early. The seconds are printed (``-s``)."""
+    page, url = journey["page"], journey["url"]
+    figures = check_responsiveness(page, url, journey_set())
+    small_shot(page, "journey-check-stopped.png")
+    assert figures["emphasis_during"] and figures["schedule_during"] and figures["stop_during"]
+    assert "stopped early" in figures["status"]
