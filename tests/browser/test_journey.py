@@ -88,7 +88,10 @@ def test_check_then_set_a_duplicate_aside_and_the_folder_follows(journey):
                            timeout=10000)
     assert checked.strip() in page.locator("#tilab_dataset_status").first.inner_text()
     small_shot(page, "journey-check-set-aside.png")
-    # the folder followed the user: Captions and Train have it, untyped
+    # the checked folder is offered again (recent folders) and followed the user: Captions and Train have it, untyped
+    from lib_ti.ui.workspace import recent_folders
+
+    assert recent_folders(journey["data"])[0] == str(photos)
     assert value_of(page, "#tilab_captions_folder input") == str(photos)
     assert value_of(page, "#tilab_train_data textarea") == str(photos)
 
