@@ -16,7 +16,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = Path(os.environ.get("TILAB_SCREENSHOTS", REPO / "docs" / "screenshots"))
+# Test runs write their screenshots under out/ (ignored by git), so running the suite never edits tracked files;
+# refresh the README's pictures with TILAB_SCREENSHOTS=docs/screenshots.
+SCREENSHOTS = Path(os.environ.get("TILAB_SCREENSHOTS", REPO / "out" / "screenshots"))
 
 
 def require_chromium() -> None:

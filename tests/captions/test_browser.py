@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import CHROMIUM, require_chromium, standalone_server
+from browser_support import CHROMIUM, SCREENSHOTS, require_chromium, standalone_server
 
 REPO = Path(__file__).resolve().parents[2]
-SHOTS = REPO / "docs" / "screenshots"
+SHOTS = SCREENSHOTS
 PHOTOS = REPO / "tests" / "data" / "photos" / "dog"
 
 CAPTIONS = {  # file -> bytes: a BOM file, a CRLF file, a missing caption, plain UTF-8

@@ -7,7 +7,7 @@ Interrupt button) and checked through the host's own API (``/sdapi/v1/embeddings
 
 Environment: ``TILAB_HOST_URL`` (required); ``TILAB_INSTALL_URL`` (what to install, default this repository's
 folder — a git clone of its HEAD commit); ``TILAB_HOST_SD1`` / ``TILAB_HOST_SD2V`` (checkpoint file names, default
-the harness's ``tiny.safetensors`` / ``tiny-sd2v.safetensors``). Screenshots go to ``docs/screenshots/host-tier-*``
+the harness's ``tiny.safetensors`` / ``tiny-sd2v.safetensors``). Screenshots go to ``out/screenshots/host-tier-*``
 (or ``TILAB_SCREENSHOTS``).
 """
 
