@@ -5,9 +5,11 @@ built on its own (``build(ctx)``), so the journey is wired here, once, after all
 components are found by their ``elem_id`` (the ids are the tabs' public contract), which keeps each
 tab unaware of the others and lets a tab's owner change its layout freely.
 
-- **Folder**: a folder chosen in one tab fills the folder box of the others (on blur/submit, never per
-  keystroke, so a half-typed path never races the user) and is remembered in ``recent-folders.json``
-  in the data folder, newest first, for the folder dropdowns.
+- **Folder**: a folder chosen in one tab fills the folder box of the others and is remembered in
+  ``recent-folders.json`` in the data folder, newest first, for the folder dropdowns (Dataset, Captions).
+  A text box passes it on blur/submit; a folder dropdown on change, which gradio 3 fires as it takes a typed
+  value (on each key release; ``javascript/tilab_folders.js`` also on blur, for a pasted path). Only the
+  other tabs' boxes are written, never the one being typed in.
 - **Schedule → Train**: "Use in Train" copies the schedule string and max steps into the Train tab and
   opens it.
 - **Prompt**: the Emphasis tab's prompt and the prompt box being edited (the standalone scratch box, or the
@@ -121,7 +123,7 @@ def wire_folders(blocks: Any, ids: Iterable[str] = FOLDER_IDS) -> int:
     """Make a folder chosen in one tab follow the user to the others; returns how many links were made.
 
     Runs in the browser only (no server round trip): text boxes pass their value on blur/submit,
-    dropdowns on change (which they fire only when a choice is committed).
+    dropdowns on change (fired when a choice is picked or a typed value taken; see the module docstring).
     """
     from .compat import js_kwarg
 
