@@ -8,6 +8,7 @@ and the HTTP routes.
 
 import sys
 import types
+from pathlib import Path
 
 import pytest
 
@@ -108,17 +109,50 @@ def test_app_started_adds_routes(fake_host):
     assert TestClient(app).get("/tilab/api/settings").json()["weights"] == [0.7]
 
 
-def test_host_context_trains_on_the_hosts_model_and_folders(fake_host):
+def test_host_context_uses_the_hosts_folders(fake_host):
+    """Embeddings land in the host's --embeddings-dir; the host's own templates are found by name."""
     from lib_ti import host
+    from lib_ti.training.templates import resolve_template
 
+    tdir = fake_host.data / "templates"
+    tdir.mkdir()
+    (tdir / "my_host_style.txt").write_text("a painting in the style of [name]\n", encoding="utf-8")
     ctx = host.host_context()
     assert ctx.in_host and ctx.embeddings_folder() == fake_host.data / "embeddings"
-    assert ctx.on_embedding_saved is host.register_saved_embedding
-    assert ctx.get_backend is host.host_sd_backend and ctx.training_lock is host.training_queue_lock
-    assert ctx.prompt_options is host.host_prompt_options
-    assert ctx.template_dirs == (fake_host.data / "templates",)
-    assert ctx.progress_sink is host.training_progress_sink
-    assert ctx.get_captioner is host.blip_captioner
+    assert resolve_template("my_host_style", ctx.template_dirs) == tdir / "my_host_style.txt"
+
+
+@pytest.mark.parametrize("inside, registered_alone", [(True, False), (False, True)])
+def test_a_saved_embedding_is_usable_in_txt2img_at_once(fake_host, monkeypatch, tmp_path, inside, registered_alone):
+    """The host's database is force-reloaded; a file outside its folders is registered on its own."""
+    from lib_ti import host
+
+    calls = []
+    loaded: dict = {}
+
+    def reload(force_reload=False):  # the host loads what its folders hold
+        calls.append(("reload", force_reload))
+        for d in db.embedding_dirs:
+            loaded.update({p.stem: p for p in Path(d).glob("*.pt")})
+
+    def load_from_file(path, name):
+        calls.append(("file", name))
+        loaded[Path(path).stem] = path
+
+    db = types.SimpleNamespace(embedding_dirs=[str(fake_host.data / "embeddings")], word_embeddings=loaded,
+                               skipped_embeddings={}, load_textual_inversion_embeddings=reload,
+                               load_from_file=load_from_file)
+    hijack = types.ModuleType("modules.sd_hijack")
+    hijack.model_hijack = types.SimpleNamespace(embedding_db=db)
+    monkeypatch.setitem(sys.modules, "modules.sd_hijack", hijack)
+    monkeypatch.setattr(sys.modules["modules"], "sd_hijack", hijack, raising=False)
+    folder = fake_host.data / "embeddings" if inside else tmp_path / "elsewhere"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "zork.pt").write_bytes(b"")
+    ctx = host.host_context()
+    assert ctx.on_embedding_saved(folder / "zork.pt") == "zork"
+    assert calls[0] == ("reload", True)
+    assert (("file", "zork.pt") in calls) is registered_alone
 
 
 def test_only_exclusive_jobs_use_the_hosts_progress_bar(fake_host):
