@@ -22,8 +22,9 @@ from pathlib import Path
 import pytest
 
 from browser_support import REPO, shot
-from host.host_support import (HOST_URL, RUN_TAG, SKIP_REASON, TAB_ID, api, checkpoint, embeddings, fill,
-                               final_status, goto_host, load_checkpoint, open_host_tab, open_sub_tab, train_in_tab,
+from host.host_support import (HOST_URL, RUN_TAG, SKIP_REASON, TAB_ID, HostError, api, checkpoint, embeddings,
+                               fill, final_status, goto_host, load_checkpoint, open_host_tab, open_sub_tab,
+                               train_in_tab,
                                train_status, txt2img_infotext, wait_until)
 from lib_ti.ui.app import ROOT_ELEM_ID, TABS
 
@@ -203,3 +204,62 @@ def test_interrupt_stops_a_tilab_run(page, dataset, via):
     assert api("/sdapi/v1/progress?skip_current_image=true")["state"]["job"] == ""
     # the host's next job is not interrupted by the flag the stop left behind
     assert "Steps: 4" in txt2img_infotext("a photo of a teapot")
+
+
+def _host_answers() -> bool:
+    try:
+        api("/sdapi/v1/progress?skip_current_image=true", timeout=5)
+        return True
+    except (OSError, HostError):  # restarting: connection refused, reset or timed out
+        return False
+
+
+def test_reload_ui_after_a_closed_tab_then_a_new_page_reattaches(page, dataset):
+    """Issue 9, items 6–7: a TI Lab run whose browser tab was closed mid-run does not block the host's "Reload
+    UI": the server really restarts (it stops answering) and answers again within a minute. The host's restart
+    interrupts running jobs (``State.request_restart`` calls ``interrupt()``), so a page opened afterwards shows
+    the run's end with its resume path, not an empty tab."""
+    entry = checkpoint(os.environ.get("TILAB_HOST_SD1", "tiny.safetensors"))
+    if entry is None:
+        pytest.skip("the SD1 checkpoint is not in the host (TILAB_HOST_SD1)")
+    load_checkpoint(entry)
+    step_re = re.compile(r"Step (\d+)/")
+
+    def step_shown(pg) -> int:
+        found = step_re.search(train_status(pg))
+        return int(found.group(1)) if found else 0
+
+    name = f"tilabhostreload{RUN_TAG}"
+    tab = page.context.browser.new_context(viewport={"width": 1400, "height": 1100})
+    trainer_page = tab.new_page()
+    goto_host(trainer_page)
+    before = train_in_tab(trainer_page, name, dataset, 100000, save_every=1000, preview_every=0)
+    wait_until(lambda: step_shown(trainer_page) >= 2, 300, "a few steps in the tab that started the run")
+    tab.close()  # the tab is gone mid-run (its connections with it); the run goes on in the host
+    assert api("/sdapi/v1/progress?skip_current_image=true")["state"]["job"].startswith("tilab-")
+
+    goto_host(page)
+    asked = time.monotonic()
+    page.evaluate("() => gradioApp().getElementById('settings_restart_gradio').click()")
+    wait_until(lambda: not _host_answers(), 60, "the server to go down for Reload UI", interval=0.2)
+    down_after = time.monotonic() - asked
+    wait_until(_host_answers, 60, "the WebUI to answer again after Reload UI (issue 9, item 6)", interval=1)
+    back_after = time.monotonic() - asked
+    wait_until(lambda: _goto_ok(page), 60, "the host's page after Reload UI", interval=2)
+
+    open_host_tab(page, "TI Lab")
+    open_sub_tab(page, f"{ROOT_ELEM_ID}_tabs", "Train")
+    status = final_status(page, 120, before)
+    shot(page, "host-tier-reattach.png")
+    print(f"\n[reload] the server went down {down_after:.1f} s after Reload UI and answered again after "
+          f"{back_after:.1f} s; the new page shows: {status!r}")
+    assert re.search(r"Interrupted at step \d+", status) and "resume from" in status and name in status, status
+    assert api("/sdapi/v1/progress?skip_current_image=true")["state"]["job"] == ""
+
+
+def _goto_ok(pg) -> bool:
+    try:
+        goto_host(pg)
+        return True
+    except Exception:  # the UI is still being rebuilt
+        return False
