@@ -37,3 +37,14 @@ def is_demo_checkpoint(path: Path) -> bool:
     """True for the bundled demo model (callers then train at :data:`DEMO_SIZE`)."""
     demo = default_checkpoint()
     return demo is not None and Path(path).resolve() == demo.resolve()
+
+
+def training_size(ckpt: Optional[Path]) -> Optional[int]:
+    """:data:`DEMO_SIZE` when a run uses the demo model (``ckpt`` is it, or None: the fallback), else None.
+
+    Why: the demo model only draws 64 px pictures; the usual 512 px default would train it on a size it never saw.
+    The Train tab and ``python -m lib_ti train`` use this as their width/height default.
+    """
+    if ckpt is None:
+        return DEMO_SIZE if default_checkpoint() is not None else None
+    return DEMO_SIZE if is_demo_checkpoint(Path(ckpt)) else None

@@ -76,3 +76,35 @@ def test_example_sets_caption_everything_but_the_concept(tmp_path):
     for png in pngs:
         r = classifier.read(Image.open(png))
         assert (r.colour, r.shape, r.background) == (*world.HELD_BACK, "white")
+
+
+class _Posterior:
+    def __init__(self, x):
+        self.x = x
+
+    def mode(self):
+        return self.x
+
+
+class _RoundTrip:
+    """A VAE-shaped pair of functions: ``encode`` keeps the picture, ``decode`` applies ``damage`` to it."""
+
+    def __init__(self, damage):
+        self.damage = damage
+
+    def encode(self, x):
+        return _Posterior(x)
+
+    def decode(self, z):
+        return self.damage(z)
+
+
+@pytest.mark.parametrize("damage, expected", [
+    (lambda x: x, dict(colour=1.0, shape=1.0, size=1.0, background=1.0, all=1.0)),  # a perfect round trip
+    (lambda x: x * 0.0, dict(colour=0.0, shape=0.0, size=0.0, all=0.0)),             # all gray: no object left
+])
+def test_vae_round_trip_reads_back_what_the_vae_returns(damage, expected):
+    from lib_ti.demo.evaluate import vae_round_trip
+
+    reading = vae_round_trip(_RoundTrip(damage), count=12, seed=3)
+    assert {k: reading[k] for k in expected} == expected
