@@ -62,8 +62,9 @@ class Plan:
     vae_crop: int = 32
     vae_lr: float = 2e-3
     kl_weight: float = 1e-6
-    #: initial log-variance of the VAE posterior. With ldm's default (about 0, a standard deviation of 1) the decoder
-    #: first sees mostly noise and learns the mean picture: the washed-out colours of the first bundled model
+    #: initial log-variance of the VAE posterior. With ldm's default (about 0, a standard deviation of 1) the young
+    #: encoder's small outputs drown in the sampling noise and the decoder can only learn the mean picture (the
+    #: reasoning behind the choice; not measured side by side)
     vae_logvar_init: float = -7.0
     #: every this many VAE steps, round-trip 48 fresh pictures and read them back with the classifier
     vae_check_every: int = 100
