@@ -328,6 +328,20 @@ def runs_of(runs_root: Path, name: str) -> list[Path]:
     return sorted((p for p in folder.iterdir() if p.is_dir()), key=lambda p: p.name, reverse=True)
 
 
+def fresh_run_dir(folder: Path, now: _dt.datetime) -> Path:
+    """``<folder>/<timestamp>``, suffixed ``-2``, ``-3``… when a run already took that second.
+
+    Two runs started within one second (a quick continue after a short run) must not share a folder; the suffix
+    keeps :func:`runs_of`'s name order newest first.
+    """
+    base = Path(folder) / f"{now:%Y%m%d-%H%M%S}"
+    candidate, n = base, 1
+    while candidate.exists():
+        n += 1
+        candidate = base.with_name(f"{base.name}-{n}")
+    return candidate
+
+
 def state_step(path: Path) -> int:
     return int(path.name[: -len(".state.pt")].rsplit("-", 1)[1])
 
@@ -371,7 +385,7 @@ def plan_run(name: str, runs_root: Path, embeddings_dir: Path, mode: str, values
             mode = "resume"
         else:
             mode = "continue" if emb_step is not None else "new"
-    fresh = Path(runs_root) / name / f"{(now or _dt.datetime.now()):%Y%m%d-%H%M%S}"
+    fresh = fresh_run_dir(Path(runs_root) / name, now or _dt.datetime.now())
     plan = RunPlan(mode, fresh)
     if mode == "new":
         plan.message = f"New embedding '{name}' from step 0, in a new run folder {fresh.name}."

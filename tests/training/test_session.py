@@ -142,3 +142,18 @@ def test_registry_refuses_a_second_run_and_keeps_the_finished_one(backend, make_
     assert snap.result.status == "interrupted"
     assert S.stop("train") == first.snapshot().status  # a late Stop does not replace the final line
     S.REGISTRY.clear()
+
+
+def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path):
+    import datetime as dt
+
+    from lib_ti.training.session import fresh_run_dir, runs_of
+
+    now = dt.datetime(2026, 12, 1, 23, 59, 14)
+    made = []
+    for _ in range(3):
+        d = fresh_run_dir(tmp_path / "zork", now)
+        d.mkdir(parents=True)
+        made.append(d)
+    assert [p.name for p in made] == ["20261201-235914", "20261201-235914-2", "20261201-235914-3"]
+    assert runs_of(tmp_path, "zork") == made[::-1]  # newest first
