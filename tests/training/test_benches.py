@@ -34,26 +34,31 @@ def gpu():
 
 
 # ----------------------------------------------------------------------------- host_train_compare
-@pytest.mark.parametrize("polls, steps, setup, seen", [
-    # step 1 seen at 2.0 s, then one step per 0.5 s: set-up 1.5 s
-    ([(0.1, 0), (2.0, 1), (2.5, 2), (3.0, 3), (3.5, 4)], [0.5, 0.5, 0.5], 1.5, 4),
+@pytest.mark.parametrize("polls, steps, first_end, seen", [
+    # step 1 seen at 2.0 s, then one step per 0.5 s: step 1 ended by 2.0 s (the host's set-up is not visible)
+    ([(0.1, 0), (2.0, 1), (2.5, 2), (3.0, 3), (3.5, 4)], [0.5, 0.5, 0.5], 2.0, 4),
     # a poll missed step 3: the 1.0 s gap is shared by steps 3 and 4
-    ([(2.0, 1), (2.5, 2), (3.5, 4), (4.0, 5)], [0.5, 0.5, 0.5, 0.5], 1.5, 4),
+    ([(2.0, 1), (2.5, 2), (3.5, 4), (4.0, 5)], [0.5, 0.5, 0.5, 0.5], 2.0, 4),
     # repeated sightings count once; a stale lower number is ignored
-    ([(2.0, 1), (2.2, 1), (2.5, 2), (2.6, 1), (3.0, 3)], [0.5, 0.5], 1.5, 3),
+    ([(2.0, 1), (2.2, 1), (2.5, 2), (2.6, 1), (3.0, 3)], [0.5, 0.5], 2.0, 3),
+    # step 1 never seen: its end is the first sighting less one median step per step before it
+    ([(2.5, 2), (3.0, 3), (3.5, 4)], [0.5, 0.5], 2.0, 3),
 ])
-def test_host_step_times_from_progress_polls(compare, polls, steps, setup, seen):
-    got, got_setup, got_seen = compare.step_times_from_polls(polls, 0.0)
-    assert got == pytest.approx(steps) and got_setup == pytest.approx(setup) and got_seen == seen
+def test_host_step_times_from_progress_polls(compare, polls, steps, first_end, seen):
+    got, got_first_end, got_seen = compare.step_times_from_polls(polls, 0.0)
+    assert got == pytest.approx(steps) and got_first_end == pytest.approx(first_end) and got_seen == seen
 
 
-def _run(compare, side="TI Lab", wall=10.0, setup=2.0, steps=None, seen=None):
+def _run(compare, side="TI Lab", wall=10.0, setup=2.0, steps=None, seen=None, first_step=2.4):
     steps = [0.4] * 20 if steps is None else steps
-    return compare.RunTimes(side, wall, setup, steps, {}, len(steps) if seen is None else seen)
+    return compare.RunTimes(side, wall, setup, steps, first_step_s=first_step, peak={},
+                            steps_seen=len(steps) if seen is None else seen)
 
 
 @pytest.mark.parametrize("kw, why", [
     (dict(setup=-1.0), "negative set-up"),
+    (dict(first_step=-0.5), "step 1 ended"),
+    (dict(first_step=float("nan")), "step 1 ended"),
     (dict(setup=float("nan")), "negative set-up"),
     (dict(steps=[0.4] * 19 + [0.0]), "not positive"),
     (dict(steps=[0.4] * 19), "19 step timers for 20 steps"),
