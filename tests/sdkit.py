@@ -120,6 +120,26 @@ def _shrink(cfg: Any, *, model_channels: int, channel_mult: list[int], attention
     d.resolution = image_size * 8
 
 
+def _seeded_build(seed: int, build: Any) -> Any:
+    """``build()`` under ``seed`` (the global RNG restored after), all-zero weight matrices re-randomised.
+
+    ldm/sgm zero-initialise several layers; left at zero every TI gradient would be exactly zero.
+    """
+    import torch
+
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        model = build()
+        with torch.no_grad():
+            for p in model.parameters():
+                if p.dim() > 1 and not p.any():
+                    p.normal_(0.0, 0.02)
+    finally:
+        torch.random.set_rng_state(state)
+    return model
+
+
 def _instantiate(cfg: Any, seed: int) -> "LatentDiffusion":
     """Build the model from ``cfg``, re-randomise zero-initialised layers, freeze it (eval, no grad)."""
     import contextlib
@@ -132,17 +152,11 @@ def _instantiate(cfg: Any, seed: int) -> "LatentDiffusion":
     ensure_torchvision()
     from ldm.util import instantiate_from_config
 
-    state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
+    def build():
         with contextlib.redirect_stdout(io.StringIO()):  # ldm prints model summaries
-            model = instantiate_from_config(cfg.model)
-        with torch.no_grad():
-            for p in model.parameters():
-                if p.dim() > 1 and not p.any():
-                    p.normal_(0.0, 0.02)
-    finally:
-        torch.random.set_rng_state(state)
+            return instantiate_from_config(cfg.model)
+
+    model = _seeded_build(seed, build)
     model.eval().requires_grad_(False)
     model.tilab_config = cfg  # the config it was built from, for write_tiny_checkpoint
     return model
@@ -289,14 +303,4 @@ def build_tiny_sdxl(*, workdir: Path, seed: int = 0, parameterization: str = "ep
     from lib_ti.model.sdxl_loader import build_sdxl
 
     folder = write_tiny_sdxl_config(Path(workdir) / f"tiny-sdxl-{parameterization}", parameterization=parameterization)
-    state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
-        model = build_sdxl(folder)
-        with torch.no_grad():
-            for p in model.parameters():
-                if p.dim() > 1 and not p.any():
-                    p.normal_(0.0, 0.02)
-    finally:
-        torch.random.set_rng_state(state)
-    return model
+    return _seeded_build(seed, lambda: build_sdxl(folder))
