@@ -60,6 +60,11 @@ def join_tags(tags: Sequence[str]) -> str:
 # --- text operations -----------------------------------------------------------------------------
 
 
+#: The whole-word option of plain find/replace, written once for the Captions tab and ``captions replace``.
+WHOLE_WORD_LABEL = "Whole words (shirt ≠ t-shirt)"
+WHOLE_WORD_DEFAULT = True
+
+
 @dataclass(frozen=True)
 class Replace:
     """Find and replace, plain text or a regular expression (``\\1`` / ``\\g<name>`` in ``repl``)."""

@@ -46,7 +46,8 @@ def _cmd_edit(args: argparse.Namespace) -> int:
     from ..captions.edits import make_operation
 
     if args.cmd == "replace":
-        op = make_operation("replace", args.find, args.repl, regex=args.regex, ignore_case=args.ignore_case)
+        op = make_operation("replace", args.find, args.repl, regex=args.regex, ignore_case=args.ignore_case,
+                            whole_word=args.whole_word)
     elif args.cmd in ("prepend", "append"):
         op = make_operation(args.cmd, args.text, sep=args.sep)
     elif args.cmd == "remove":
@@ -150,6 +151,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from ..captions.edits import WHOLE_WORD_DEFAULT, WHOLE_WORD_LABEL
+
     p = sub.add_parser("captions", help="caption images with BLIP, bulk-edit and inspect .txt captions")
     cs = p.add_subparsers(dest="cmd", metavar="ACTION", required=True)
 
@@ -172,6 +175,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     a.add_argument("repl")
     a.add_argument("--regex", action="store_true", help="FIND is a Python regular expression (\\1 in REPL)")
     a.add_argument("--ignore-case", action="store_true")
+    a.add_argument("--whole-word", action=argparse.BooleanOptionalAction, default=WHOLE_WORD_DEFAULT,
+                   help=f"{WHOLE_WORD_LABEL}: a hyphen or apostrophe joins words; plain text only, not with "
+                        f"--regex (default: {'on' if WHOLE_WORD_DEFAULT else 'off'}, as in the Captions tab)")
     _add_edit_flags(a)
     for name, text in (("prepend", "put TEXT in front of every caption (e.g. [name])"),
                        ("append", "put TEXT at the end of every caption")):

@@ -558,7 +558,7 @@ def build(ctx: AppContext) -> None:
         with gr.Row():
             regex = gr.Checkbox(label="Regular expression", elem_id="tilab_captions_regex")
             ignore_case = gr.Checkbox(label="Ignore case", elem_id="tilab_captions_ignore_case")
-            whole_word = gr.Checkbox(label="Whole words (shirt ≠ t-shirt)", value=True,
+            whole_word = gr.Checkbox(label=edits.WHOLE_WORD_LABEL, value=edits.WHOLE_WORD_DEFAULT,
                                      elem_id="tilab_captions_whole_word")
             keep_first = gr.Number(label="Sort: keep first N tags", value=0, precision=0,
                                    elem_id="tilab_captions_keep_first")

@@ -38,6 +38,32 @@ def test_edit_commands(folder: Path, argv, file, expected):
     assert (folder / file).read_bytes() == expected
 
 
+@pytest.mark.parametrize("flags, expected", [
+    ([], "a man in a t-shirt and a t-shirt"),  # whole words by default, as the Captions tab
+    (["--whole-word"], "a man in a t-shirt and a t-shirt"),
+    (["--no-whole-word"], "a man in a t-t-shirt and a t-shirt"),  # the plain substring replace of issue 13
+    (["--ignore-case"], "a man in a t-shirt and a t-shirt"),
+])
+def test_replace_whole_words(folder: Path, flags, expected):
+    """``shirt``→``t-shirt`` leaves an existing ``t-shirt`` alone: a hyphen joins words."""
+    (folder / "img1.txt").write_text("a man in a t-shirt and a Shirt" if "--ignore-case" in flags
+                                     else "a man in a t-shirt and a shirt")
+    assert main(["captions", "replace", str(folder), "shirt", "t-shirt", *flags]) == 0
+    assert (folder / "img1.txt").read_text() == expected
+
+
+def test_whole_word_default_and_label_are_the_captions_tabs(folder: Path, capsys):
+    """One source of truth: the CLI's default and help come from the option the Captions tab shows."""
+    from lib_ti.captions import edits
+    from lib_ti.cli import build_parser
+
+    args = build_parser().parse_args(["captions", "replace", str(folder), "a", "b"])
+    assert args.whole_word is edits.WHOLE_WORD_DEFAULT
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["captions", "replace", "--help"])
+    assert edits.WHOLE_WORD_LABEL in " ".join(capsys.readouterr().out.split())
+
+
 def test_bad_regex_is_a_message_not_a_traceback(folder: Path, capsys):
     assert main(["captions", "replace", str(folder), "red (", "x", "--regex"]) == 2
     err = capsys.readouterr().err
