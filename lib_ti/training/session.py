@@ -450,41 +450,27 @@ def carry_history(source: Path, run_dir: Path, step: int) -> None:
     log.flush()
 
 
-def plot_series(series: dict, title_loss: str = "Loss", title_norm: str = "Mean vector norm") -> tuple[Any, Any]:
-    """Two PIL images: loss (per step, plus fixed-batch loss) and mean vector norm by step."""
-    import io
+def plot_series(series: dict, title_loss: str = "Loss", title_norm: str = "Mean vector norm") -> tuple[str, str]:
+    """Two inline SVG charts: loss (per step, plus the fixed-batch loss) and mean vector norm by step.
 
-    import matplotlib
+    SVG text rather than rendered images: the Train tab redraws these on its poll while the run trains, and
+    drawing them must not take the training's CPU (a long run's step loss is thinned to a few hundred points)."""
+    from ..core.svg_chart import Chart, Line, render, thin
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from PIL import Image
+    def pairs(xs_key: str, ys_key: str) -> list[tuple[float, float]]:
+        return [(s, v) for s, v in zip(series.get(xs_key, []), series.get(ys_key, [])) if v == v]
 
-    def render(fig) -> Any:
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-        plt.close(fig)
-        buf.seek(0)
-        return Image.open(buf).convert("RGB")
-
-    fig, ax = plt.subplots(figsize=(5, 2.6))
+    loss = Chart(title=title_loss, x_label="step", log_y=False)
     if series.get("step"):
-        ax.plot(series["step"], series["loss"], lw=0.8, alpha=0.6, label="step loss")
-    fixed = [(s, v) for s, v in zip(series.get("metric_step", []), series.get("fixed_loss", [])) if v == v]
+        loss.lines.append(Line(thin(pairs("step", "loss")), "#1f77b4", "step loss", width=1, opacity=0.6))
+    fixed = pairs("metric_step", "fixed_loss")
     if fixed:
-        ax.plot(*zip(*fixed), "o-", ms=3, label="fixed-batch loss")
-    ax.set_xlabel("step")
-    ax.set_title(title_loss)
-    if ax.lines:
-        ax.legend(fontsize=7)
-    loss_img = render(fig)
-    fig, ax = plt.subplots(figsize=(5, 2.6))
-    norms = [(s, v) for s, v in zip(series.get("metric_step", []), series.get("mean_norm", [])) if v == v]
-    if norms:
-        ax.plot(*zip(*norms), lw=1)
-    ax.set_xlabel("step")
-    ax.set_title(title_norm)
-    return loss_img, render(fig)
+        loss.lines.append(Line(fixed, "#ff7f0e", "fixed-batch loss", width=1.5, markers=True))
+    norm = Chart([Line(pairs("metric_step", "mean_norm"), "#1f77b4", width=1.5)], title=title_norm, x_label="step",
+                 log_y=False)
+    size = dict(width=500, height=260)
+    return (render(loss, **size, elem_class="tilab-chart tilab-loss-chart"),
+            render(norm, **size, elem_class="tilab-chart tilab-norm-chart"))
 
 
 class SweepSession(BackgroundRun):

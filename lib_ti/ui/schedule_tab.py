@@ -11,7 +11,7 @@ from ..schedule.presets import PRESETS, PRESET_BY_KEY
 
 
 def analyze(text: str, max_steps: float, start_step: float) -> tuple[str, Any, list[list[Any]]]:
-    """Status HTML, plot image (or None) and segment rows for a schedule string. Never raises."""
+    """Status HTML, plot (inline SVG; empty on an error) and segment rows for a schedule string. Never raises."""
     try:
         max_steps_i, start_i = int(max_steps), int(start_step)
         if max_steps_i <= 0:
@@ -24,9 +24,9 @@ def analyze(text: str, max_steps: float, start_step: float) -> tuple[str, Any, l
         caret = html.escape(text[: exc.position]) + '<mark class="tilab-fault">' + html.escape(
             text[exc.position: exc.position + 1] or " ") + "</mark>" + html.escape(text[exc.position + 1:])
         return (f'<div class="tilab-error"><b>Error at character {exc.position + 1}:</b> {html.escape(str(exc))}'
-                f"<pre>{caret}</pre></div>", None, [])
+                f"<pre>{caret}</pre></div>", "", [])
     except (TypeError, ValueError) as exc:
-        return f'<div class="tilab-error">{html.escape(str(exc))}</div>', None, []
+        return f'<div class="tilab-error">{html.escape(str(exc))}</div>', "", []
     from ..schedule.plot import plot_trace
 
     rows = [[format_rate(s.rate), s.first, s.last, s.last - s.first + 1] for s in result.segments]
@@ -67,7 +67,7 @@ def build(ctx: AppContext) -> None:  # noqa: ARG001 - same signature for every t
                 max_steps = gr.Number(label="Max steps", value=2000, precision=0, elem_id="tilab_schedule_max")
                 start = gr.Number(label="Start (resume) step", value=0, precision=0, elem_id="tilab_schedule_start")
             status = gr.HTML(elem_id="tilab_schedule_status")
-            plot = gr.Image(label="Rate by step", type="pil", interactive=False, elem_id="tilab_schedule_plot")
+            plot = gr.HTML(elem_id="tilab_schedule_plot")  # rate by step, an inline SVG (answers in milliseconds)
             table = gr.Dataframe(headers=["rate", "first step", "last step", "updates"], interactive=False,
                                  elem_id="tilab_schedule_table")
             # wired to the Train tab by lib_ti.ui.workspace (string and max steps go over, the tab opens)

@@ -264,8 +264,10 @@ def start_training(ctx: AppContext, cfg: Any, plan: Any = None, model_choice: st
     """Register and start a run; the model is loaded inside the run's thread, so the click returns at once."""
     from ..training.session import TrainingSession, launch
     from .jobs_ui import start
+    from .workspace import remember_folder
 
     job = start(ctx, TRAIN, exclusive=True)
+    remember_folder(ctx.data_dir, cfg.data_dir)  # offered first in every tab's folder list from now on
     session = TrainingSession(backend if backend is not None else (lambda: get_backend(ctx, model_choice)), cfg,
                               job=job, lock=ctx.training_lock, on_embedding_saved=ctx.on_embedding_saved,
                               template_dirs=ctx.template_dirs, plan=plan)
@@ -479,9 +481,10 @@ def build(ctx: AppContext) -> TrainTab:
     from gradio.context import Context
 
     from ..training.config import defaults, specs
-    from ..training.session import MODES, plot_series  # noqa: F401 - plot_series warms matplotlib on first poll
+    from ..training.session import MODES
     from ..training.templates import available_templates
     from .compat import js_kwarg, update
+    from .workspace import recent_folders
 
     spec, default = specs(), defaults()
     host_model = in_host_model(ctx)
@@ -507,8 +510,10 @@ def build(ctx: AppContext) -> TrainTab:
                 existing = gr.Dropdown(list_embeddings(ctx), label="…or an existing embedding",
                                        elem_id="tilab_train_existing")
                 name_refresh = gr.Button("↻", scale=0, min_width=40, elem_id="tilab_train_name_refresh")
-                inputs["data_dir"] = gr.Textbox(label=spec["data_dir"].label, info=spec["data_dir"].help,
-                                                elem_id="tilab_train_data")
+                # the recent folders (workspace's list, newest first), refreshed each time the box is entered
+                inputs["data_dir"] = gr.Dropdown(recent_folders(ctx.data_dir), label=spec["data_dir"].label,
+                                                 info=spec["data_dir"].help + " (type a path or pick a recent one)",
+                                                 allow_custom_value=True, elem_id="tilab_train_data")
             with gr.Row():
                 mode = gr.Radio(list(MODES), value="new", label="Start",
                                 info="new embedding · continue the existing file from its step · resume the newest "
@@ -543,8 +548,9 @@ def build(ctx: AppContext) -> TrainTab:
             poll_btn = gr.Button("poll", elem_id="tilab_train_poll")
             poll_state = gr.State(None)
         with gr.Column(scale=2):
-            loss_plot = gr.Image(label="Loss", type="pil", interactive=False, elem_id="tilab_train_loss_plot")
-            norm_plot = gr.Image(label="Vector norm", type="pil", interactive=False, elem_id="tilab_train_norm_plot")
+            # inline SVG charts: redrawn on the poll while training, so they must cost the run next to nothing
+            loss_plot = gr.HTML(elem_id="tilab_train_loss_plot")
+            norm_plot = gr.HTML(elem_id="tilab_train_norm_plot")
             gallery = gr.Gallery(label="Previews (rows: steps, columns: prompts)", elem_id="tilab_train_gallery",
                                  columns=1, height="auto")
 
@@ -638,6 +644,8 @@ def build(ctx: AppContext) -> TrainTab:
                 out.append(update(value="\n".join(value) if isinstance(value, list) else value))
         return out + [update()]
 
+    inputs["data_dir"].focus(lambda: update(choices=recent_folders(ctx.data_dir)), [], [inputs["data_dir"]],
+                             queue=False, show_progress="hidden")
     load_run.click(on_load_run, [inputs["name"]], [*inputs.values(), plan], queue=False)
     check_btn.click(on_check, form, [plan], queue=False)
     for comp in (inputs["name"], mode, inputs["steps"]):

@@ -6,9 +6,10 @@ components are found by their ``elem_id`` (the ids are the tabs' public contract
 tab unaware of the others and lets a tab's owner change its layout freely.
 
 - **Folder**: a folder chosen in one tab fills the folder box of the others and is remembered in
-  ``recent-folders.json`` in the data folder, newest first, for the folder dropdowns (Dataset, Captions).
-  A text box passes it on blur/submit; a folder dropdown on change, which gradio 3 fires as it takes a typed
-  value (on each key release; ``javascript/tilab_folders.js`` also on blur, for a pasted path). Only the
+  ``recent-folders.json`` in the data folder, newest first, for the folder dropdowns (Dataset, Captions, Train;
+  a check, a caption load and a training start remember their folder; the Train tab re-reads the list when its
+  box is entered). A text box passes it on blur/submit; a folder dropdown on change, which gradio 3 fires as it
+  takes a typed value (on each key release; ``javascript/tilab_folders.js`` also on blur, for a pasted path). Only the
   other tabs' boxes are written, never the one being typed in.
 - **Schedule → Train**: "Use in Train" copies the schedule string and max steps into the Train tab and
   opens it.
