@@ -64,6 +64,28 @@ def test_all_tabs_are_wired(tmp_path):
     assert rate["value"] == "0.01:100, 0.001" and steps == 400 and tab["selected"] == workspace.TRAIN_TAB
 
 
+def test_train_tab_offers_the_recent_folders_and_re_reads_them(tmp_path):
+    """The Train tab's folder is a dropdown of the recent folders that takes typing; opening the tab (or entering
+    the box) re-reads the list, so a folder checked in another tab a moment ago is offered; starting remembers."""
+    import gradio as gr
+
+    from lib_ti.ui.app import build_tabs
+
+    ctx = standalone_context(tmp_path / "data")
+    workspace.remember_folder(ctx.data_dir, tmp_path / "old")
+    with gr.Blocks() as blocks:
+        build_tabs(ctx)
+    box = workspace.find(blocks, "tilab_train_data")
+    assert type(box).__name__ == "Dropdown" and box.allow_custom_value
+    assert box.choices == [str(tmp_path / "old")]
+    refreshes = [(fn, dep) for fn, dep in zip(blocks.fns, blocks.dependencies)
+                 if getattr(fn.fn, "__name__", "") == "fresh_folders"]
+    assert {dep["trigger"] for _, dep in refreshes} == {"focus", "select"}  # the box, and the Train tab itself
+    assert all(dep["outputs"] == [box._id] for _, dep in refreshes)
+    workspace.remember_folder(ctx.data_dir, tmp_path / "checked")  # e.g. the Dataset tab's check
+    assert refreshes[0][0].fn()["choices"] == [str(tmp_path / "checked"), str(tmp_path / "old")]
+
+
 def test_suggested_weight_comes_from_the_inspector_on_the_loaded_model(tmp_path):
     """An embedding 4× longer than a typical token is suggested at the inspector's weakening; no model → a note."""
     import torch

@@ -203,7 +203,7 @@ def render(chart: Chart, width: int = 760, height: int = 300, elem_class: str = 
            f'style="max-width:{width * 1.5:.0f}px;height:auto;font-family:{FONT};font-size:11px">']
     if chart.title:
         out.append(f'<title>{esc(chart.title)}</title>'
-                   f'<text x="{(x0 + x1) / 2:.1f}" y="15" text-anchor="middle" font-weight="600" '
+                   f'<text x="{x0}" y="{MARGIN_TOP - 6}" font-weight="600" '
                    f'fill="{TEXT_COLOR}">{esc(chart.title)}</text>')
     for t, py in ya.placed_ticks():
         out.append(f'<line x1="{x0}" x2="{x1}" y1="{py:.1f}" y2="{py:.1f}" stroke="{GRID_COLOR}"/><text x="{x0 - 5}" '
@@ -240,12 +240,14 @@ def render(chart: Chart, width: int = 760, height: int = 300, elem_class: str = 
         if px is not None and py is not None:
             out.append(f'<text x="{px + 3:.1f}" y="{py - 4:.1f}" font-size="10" fill="{esc(n.color)}">'
                        f'{esc(n.text)}</text>')
-    labelled = [ln for ln in chart.lines if ln.label]
-    if labelled:
-        for i, ln in enumerate(labelled):
-            ly = y1 + 12 + 14 * i
-            out.append(f'<line x1="{x1 - 120}" x2="{x1 - 104}" y1="{ly - 4}" y2="{ly - 4}" stroke="{esc(ln.color)}" '
-                       f'stroke-width="2"/><text x="{x1 - 100}" y="{ly}" fill="{TEXT_COLOR}">{esc(ln.label)}</text>')
+    # legend: one row in the top margin, right-aligned, so it never covers the data
+    right = x1
+    for ln in reversed([ln for ln in chart.lines if ln.label]):
+        left = right - 6.2 * len(ln.label) - 20
+        out.append(f'<line x1="{left:.1f}" x2="{left + 14:.1f}" y1="{MARGIN_TOP - 8}" y2="{MARGIN_TOP - 8}" '
+                   f'stroke="{esc(ln.color)}" stroke-width="2"/><text x="{left + 17:.1f}" y="{MARGIN_TOP - 4}" '
+                   f'fill="{TEXT_COLOR}">{esc(ln.label)}</text>')
+        right = left - 10
     out.append("</svg>")
     return "".join(out)
 

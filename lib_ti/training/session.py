@@ -468,7 +468,7 @@ def plot_series(series: dict, title_loss: str = "Loss", title_norm: str = "Mean 
         loss.lines.append(Line(fixed, "#ff7f0e", "fixed-batch loss", width=1.5, markers=True))
     norm = Chart([Line(pairs("metric_step", "mean_norm"), "#1f77b4", width=1.5)], title=title_norm, x_label="step",
                  log_y=False)
-    size = dict(width=500, height=260)
+    size = dict(width=400, height=230)  # drawn in the narrow right column: a small viewBox keeps the text legible
     return (render(loss, **size, elem_class="tilab-chart tilab-loss-chart"),
             render(norm, **size, elem_class="tilab-chart tilab-norm-chart"))
 

@@ -487,6 +487,7 @@ def build(ctx: AppContext) -> TrainTab:
     from .workspace import recent_folders
 
     spec, default = specs(), defaults()
+    enclosing_tab = Context.block  # the app shell builds each tab inside its gr.Tab
     host_model = in_host_model(ctx)
     gr.Markdown("Train a Textual Inversion embedding: only the embedding's vectors learn. Previews use fixed seeds, "
                 "so they compare across steps. " + WORKING_MODELS)
@@ -644,8 +645,17 @@ def build(ctx: AppContext) -> TrainTab:
                 out.append(update(value="\n".join(value) if isinstance(value, list) else value))
         return out + [update()]
 
-    inputs["data_dir"].focus(lambda: update(choices=recent_folders(ctx.data_dir)), [], [inputs["data_dir"]],
-                             queue=False, show_progress="hidden")
+    # The list is re-read when the Train tab is opened (a folder checked in Dataset a moment ago is offered) and
+    # when the box is entered. Gradio 3.41's dropdown re-filters its open list only as the text changes, so new
+    # choices that arrive while it is open show from its next opening: the tab's select is what makes them current.
+    def fresh_folders():
+        return update(choices=recent_folders(ctx.data_dir))
+
+    triggers = [inputs["data_dir"].focus]
+    if type(enclosing_tab).__name__ == "Tab":
+        triggers.append(enclosing_tab.select)
+    for trigger in triggers:
+        trigger(fresh_folders, [], [inputs["data_dir"]], queue=False, show_progress="hidden")
     load_run.click(on_load_run, [inputs["name"]], [*inputs.values(), plan], queue=False)
     check_btn.click(on_check, form, [plan], queue=False)
     for comp in (inputs["name"], mode, inputs["steps"]):

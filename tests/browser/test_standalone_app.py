@@ -25,7 +25,7 @@ def _set(page, selector: str, value: str) -> None:
 def test_schedule_tab_traces_lints_and_plots(app):
     page = app
     open_tab(page, "Schedule")
-    page.wait_for_selector("#tilab_schedule_plot img", timeout=30000)
+    page.wait_for_selector("#tilab_schedule_plot svg", timeout=30000)
     _set(page, "#tilab_schedule_text textarea", "0.01:100,0.001:50,0.0001")
     page.wait_for_function("document.querySelector('#tilab_schedule_status').innerText.includes('one update')",
                            timeout=30000)
@@ -41,7 +41,14 @@ def test_schedule_tab_traces_lints_and_plots(app):
     page.wait_for_function(
         "document.querySelector('#tilab_schedule_text textarea').value === '5e-2:667,1.6e-3:1333,5e-5'",
         timeout=30000)
-    page.wait_for_selector("#tilab_schedule_plot img", timeout=30000)
+    # the plot (inline SVG) follows the string: one rate label per segment, drawn at the width of its column
+    page.wait_for_function("document.querySelector('#tilab_schedule_plot svg').textContent.includes('1.6e-3')",
+                           timeout=30000)
+    labels = page.locator("#tilab_schedule_plot svg text").all_text_contents()
+    assert {"5e-2", "1.6e-3", "5e-5", "learning rate (log)"} <= set(labels), labels
+    box = page.locator("#tilab_schedule_plot svg").first.bounding_box()
+    column = page.locator("#tilab_schedule_text").first.bounding_box()
+    assert box["width"] >= 0.9 * column["width"] and box["height"] > 150, (box, column)
     shot(page, "schedule-tab.png")
     assert page.errors == []
 
