@@ -20,8 +20,9 @@ from typing import Any, Mapping, Optional
 from ..core.context import AppContext
 
 TRAIN, SWEEP = "train", "sweep"
-#: seconds between plot redraws while a run is going (drawing costs CPU the training step needs)
-PLOT_INTERVAL_S = 5.0
+#: seconds between plot redraws while a run is going: an SVG redraw costs milliseconds (bench/plot_speed.py), so
+#: this only bounds the page's traffic (a few kB of SVG per redraw)
+PLOT_INTERVAL_S = 2.0
 #: model files listed from the standalone models folder
 MODEL_SUFFIXES = (".safetensors", ".ckpt")
 WORKING_MODELS = ("Works with SD 1.x (CLIP ViT-L), SD 2.x (OpenCLIP ViT-H, eps or v prediction) and SDXL base "
