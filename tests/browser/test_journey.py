@@ -20,7 +20,8 @@ import time
 
 import pytest
 
-from browser.journey_support import PHOTOS, answer_time, check_responsiveness, journey_set, small_shot, value_of
+from browser.journey_support import (PHOTOS, answer_time, caption_first_photo, check_responsiveness, journey_set,
+                                     small_shot, type_dataset_folder, value_of)
 from browser_support import browser_page, open_tab, require_chromium, standalone_server
 
 NAME = "myface"
@@ -66,11 +67,7 @@ def wait_train_status(page, pattern: str, timeout: float = 120.0) -> re.Match:
 
 def test_check_then_set_a_duplicate_aside_and_the_folder_follows(journey):
     page, photos = journey["page"], journey["photos"]
-    open_tab(page, "Dataset")
-    box = page.locator("#tilab_dataset_folder input")
-    box.fill(str(photos))
-    journey["typed_paths"].append(str(photos))  # the only path the user types in the whole journey
-    box.press("Enter")  # a committed folder is handed to the other tabs
+    type_dataset_folder(page, photos, journey["typed_paths"])  # the only path the user types in the whole journey
     page.fill("#tilab_dataset_size input", "64")
     page.click("#tilab_dataset_run")
     page.wait_for_function("document.querySelector('#tilab_dataset_status').innerText.includes('Checked ')",
@@ -106,19 +103,8 @@ def test_check_then_set_a_duplicate_aside_and_the_folder_follows(journey):
 
 
 def test_caption_the_photos_in_the_captions_tab(journey):
-    page, photos = journey["page"], journey["photos"]
-    open_tab(page, "Captions")
-    page.click("#tilab_captions_load")  # the folder is already there
-    page.wait_for_function("document.querySelector('#tilab_captions_status').innerText.includes('images')",
-                           timeout=30000)
-    first = sorted(p for p in photos.glob("*.jpg"))[0]
-    page.wait_for_selector(f"#tilab_captions_name :text('{first.name}')", timeout=15000)
-    page.fill("#tilab_captions_editor textarea", "a photo of a face, smiling, indoors")
-    page.click("#tilab_captions_next")  # saved before moving
-    deadline = time.monotonic() + 15
-    while not first.with_suffix(".txt").exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert first.with_suffix(".txt").read_text("utf-8").strip() == "a photo of a face, smiling, indoors"
+    sidecar = caption_first_photo(journey["page"], journey["photos"], "a photo of a face, smiling, indoors")
+    assert sidecar.read_text("utf-8").strip() == "a photo of a face, smiling, indoors"
 
 
 def test_schedule_goes_to_train_with_use_in_train(journey):
@@ -191,6 +177,10 @@ def test_train_answer_elsewhere_while_it_runs_reattach_stop_and_resume_exactly(j
     assert "resume from" in train_status(page)
     assert int(running.group(1)) <= stopped_at < 2000  # the answers came while it still ran
     figures["stopped_at"] = stopped_at
+    # the loss and norm charts (inline SVG) reached the page: a line each, with their titles
+    page.wait_for_selector("#tilab_train_loss_plot svg polyline", timeout=20000)
+    assert page.locator("#tilab_train_norm_plot svg polyline").count() == 1
+    assert "Loss" in page.locator("#tilab_train_loss_plot svg").first.text_content()
     print("while training ran:", {k: round(v, 2) if isinstance(v, float) else v for k, v in figures.items()})
     small_shot(page, "journey-train-stopped.png")
 
