@@ -41,6 +41,34 @@ def value_of(page, selector: str) -> str:
     return page.evaluate(f"() => document.querySelector({selector!r}).value")
 
 
+def type_dataset_folder(page, folder: Path, typed: list) -> None:
+    """Type ``folder`` into the Dataset tab and commit it (Enter hands it to the other tabs); ``typed`` records
+    every path the user types, so a journey can assert that none was typed twice."""
+    open_tab(page, "Dataset")
+    box = page.locator("#tilab_dataset_folder input")
+    box.fill(str(folder))
+    typed.append(str(folder))
+    box.press("Enter")
+
+
+def caption_first_photo(page, photos: Path, text: str) -> Path:
+    """In the Captions tab (its folder already handed over): load, type ``text`` for the first photo and move on,
+    which saves it; the sidecar ``.txt``, once written."""
+    open_tab(page, "Captions")
+    page.click("#tilab_captions_load")
+    page.wait_for_function("document.querySelector('#tilab_captions_status').innerText.includes('images')",
+                           timeout=30000)
+    first = sorted(photos.glob("*.jpg"))[0]
+    page.wait_for_selector(f"#tilab_captions_name :text('{first.name}')", timeout=15000)
+    page.fill("#tilab_captions_editor textarea", text)
+    page.click("#tilab_captions_next")  # saved before moving
+    sidecar = first.with_suffix(".txt")
+    deadline = time.monotonic() + 15
+    while not sidecar.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return sidecar
+
+
 def answer_time(page, selector: str, value: str, condition: str) -> float:
     """Seconds from typing ``value`` into ``selector`` until the JS ``condition`` holds."""
     box = page.locator(selector)
