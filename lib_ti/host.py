@@ -122,15 +122,22 @@ def register_settings() -> None:
         shared.opts.add_option(spec.key, info)
 
 
-def on_app_started(demo: Any, app: Any) -> None:  # noqa: ARG001 - host callback signature
-    """``on_app_started`` callback: the small API the prompt-box presets call."""
+def on_app_started(demo: Any, app: Any) -> None:
+    """``on_app_started`` callback: the small API the prompt-box presets call, and a bounded shutdown of the
+    host's web server so that no request left behind (a closed tab's) can hang "Reload UI"
+    (:mod:`lib_ti.core.server_shutdown`). Called again after every Reload UI, with the new server."""
     from modules import shared
 
+    from .core import server_shutdown
     from .ui.api import add_routes
 
     add_routes(app, host_settings)
     if getattr(shared.cmd_opts, "api", False):  # the host's own rule for its /sdapi routes
         add_training_routes(app)
+    server = getattr(demo, "server", None)  # gradio's Server (a uvicorn.Server); None with --nowebui
+    thread = getattr(server, "thread", None)
+    if server is not None and thread is not None:
+        server_shutdown.watch_shutdown(server, thread, grace_s=server_shutdown.SHUTDOWN_GRACE_S)
 
 
 # --- model & embeddings ---------------------------------------------------------------------

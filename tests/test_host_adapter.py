@@ -109,6 +109,33 @@ def test_app_started_adds_routes(fake_host):
     assert TestClient(app).get("/tilab/api/settings").json()["weights"] == [0.7]
 
 
+def test_app_started_bounds_the_servers_shutdown(fake_host, monkeypatch):
+    """Reload UI closes gradio's server and joins it with no timeout; TI Lab forces a shutdown stuck past its grace
+    (the mechanism itself, on a real uvicorn server, is specified in tests/core/test_server_shutdown.py)."""
+    import threading
+    import time
+
+    from fastapi import FastAPI
+
+    from lib_ti import host
+    from lib_ti.core import server_shutdown
+
+    monkeypatch.setattr(server_shutdown, "SHUTDOWN_GRACE_S", 0.2)
+    stop = threading.Event()
+    server = types.SimpleNamespace(should_exit=False, force_exit=False)
+    server.thread = threading.Thread(target=lambda: stop.wait(10) or None, daemon=True)  # a shutdown that hangs
+    server.thread.start()
+    host.on_app_started(types.SimpleNamespace(server=server), FastAPI())
+    time.sleep(0.6)
+    assert server.force_exit is False  # running: left alone
+    server.should_exit = True
+    deadline = time.monotonic() + 5
+    while not server.force_exit and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    assert server.force_exit is True
+
+
 def test_host_context_uses_the_hosts_folders(fake_host):
     """Embeddings land in the host's --embeddings-dir; the host's own templates are found by name."""
     from lib_ti import host
