@@ -36,7 +36,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from . import world
 
@@ -215,6 +215,41 @@ def _trainable(model: Any) -> list[Any]:
     return list(model.model.parameters()) + list(model.cond_stage_model.transformer.parameters())
 
 
+VAE_FILE = f"{NAME}-vae.safetensors"
+
+
+def save_vae(model: Any, path: Path, reading: dict) -> None:
+    """The trained VAE (fp32) and what its phase measured, atomically: the first stage of a two-sitting build."""
+    from safetensors.torch import save_file
+
+    from lib_ti.core.fsutil import atomic_save
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().contiguous().clone() for k, v in model.first_stage_model.state_dict().items()}
+    atomic_save(path, lambda tmp: save_file(state, str(tmp), metadata={"tilab_demo_vae": json.dumps(reading)}))
+
+
+def load_vae(model: Any, path: Path) -> tuple[float, dict, int]:
+    """Load a :func:`save_vae` file into ``model``; returns (L1, round-trip reading, steps) as :func:`train_vae`."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    try:
+        with safe_open(str(path), "pt") as f:
+            info = json.loads((f.metadata() or {}).get("tilab_demo_vae", "null"))
+        state = load_file(str(path))
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error type for a damaged header
+        raise SystemExit(f"--vae-from {path}: not a VAE stage file of this build ({exc})") from None
+    if not isinstance(info, dict):
+        raise SystemExit(f"--vae-from {path}: not a VAE stage file of this build (no tilab_demo_vae metadata)")
+    missing, unexpected = model.first_stage_model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise SystemExit(f"--vae-from {path}: its VAE does not fit this model "
+                         f"(missing {list(missing)[:3]}, unexpected {list(unexpected)[:3]})")
+    model.first_stage_model.requires_grad_(False)
+    return float(info["vae_l1"]), dict(info["vae_round_trip"]), int(info["vae_steps_done"])
+
+
 def save_model(model: Any, cfg: Any, out: Path, ema: list[Any], info: dict) -> Path:
     """Write ``<out>/tilab-demo.safetensors`` (EMA weights, parameters in fp16), its yaml and text config folder."""
     import torch
@@ -314,8 +349,12 @@ def _score_file(path: Path) -> str:
     return ", ".join(parts)
 
 
-def build(out: Path, plan: Plan, log: Callable[[str], None] = print) -> Path:
-    """The whole build; returns the checkpoint path. Deterministic for a given plan on a given machine."""
+def build(out: Path, plan: Plan, log: Callable[[str], None] = print, vae_from: Optional[Path] = None) -> Path:
+    """The whole build; returns the checkpoint path. Deterministic for a given plan on a given machine.
+
+    ``vae_from``: the VAE stage file of an earlier build of the same plan (``tilab-demo-vae.safetensors``) — the
+    VAE phase is skipped and the rest is what the whole build would do, so a build longer than one sitting can be
+    made in two. Every build writes that file after its VAE phase."""
     import torch
     from omegaconf import OmegaConf
 
@@ -329,7 +368,13 @@ def build(out: Path, plan: Plan, log: Callable[[str], None] = print) -> Path:
         f"{sum(p.numel() for p in model.first_stage_model.parameters()) / 1e6:.2f} M VAE parameters")
     scenes, images = _images(plan)
     log(f"world: {len(scenes)} images drawn in {time.monotonic() - t0:.0f}s")
-    vae_l1, vae_reading, vae_steps = train_vae(model, images, plan, log)
+    if vae_from is None:
+        vae_l1, vae_reading, vae_steps = train_vae(model, images, plan, log)
+        save_vae(model, out / VAE_FILE, {"vae_steps_done": vae_steps, "vae_l1": vae_l1, "vae_round_trip": vae_reading})
+        log(f"vae saved to {out / VAE_FILE} (a later build can start from it: --vae-from)")
+    else:
+        vae_l1, vae_reading, vae_steps = load_vae(model, vae_from)
+        log(f"vae from {vae_from} ({vae_steps} steps; round trip {vae_reading})")
     mean, std, scale = cache_latents(model, images)
     model.scale_factor = scale
     cfg.model.params.scale_factor = scale
@@ -345,6 +390,8 @@ def build(out: Path, plan: Plan, log: Callable[[str], None] = print) -> Path:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m lib_ti.demo.build", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, required=True, help="folder for tilab-demo.safetensors/.yaml")
+    p.add_argument("--vae-from", type=Path, default=None,
+                   help=f"skip the VAE phase: start from the {VAE_FILE} an earlier build of the same plan wrote")
     for name, value in asdict(Plan()).items():
         p.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
     args = p.parse_args(argv)
@@ -353,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
     def log(msg: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
-    build(args.out, plan, log)
+    build(args.out, plan, log, vae_from=args.vae_from)
     return 0
 
 
