@@ -33,7 +33,9 @@ from host.host_support import (HOST_URL, RUN_TAG, SKIP_REASON, TAB_ID, api, chec
 pytestmark = pytest.mark.skipif(not HOST_URL, reason=SKIP_REASON)
 
 NAME = f"tilabjourney{RUN_TAG}"
-STEPS = 40  # "a few dozen": the schedule's max steps, carried into Train by "Use in Train"
+#: "a few dozen": the schedule's max steps, carried into Train by "Use in Train"; enough that the run still goes
+#: after the other tabs answered and the step-10 previews are shown, also on a quiet machine (stopped at 30 of 40)
+STEPS = 60
 SIZE = 128  # px: slow enough per step that the other tabs can be tried and Stop pressed mid-run
 SCHEDULE = "0.02:10, 0.005"
 #: seconds another TI Lab tab may take to answer while a run holds the host's queue lock, on a loaded 2-core
@@ -158,7 +160,7 @@ def test_train_on_the_hosts_model_other_tabs_answer_stop_within_a_step(journey):
         "document.querySelector('#tilab_emphasis_segments').innerText.includes('1.5')")
     open_tab(page, "Schedule")
     figures["schedule_s"] = answer_time(
-        page, "#tilab_schedule_text textarea", "0.01:20,0.001:10,0.0001",  # its max steps is 40 here
+        page, "#tilab_schedule_text textarea", "0.01:20,0.001:10,0.0001",  # max steps is STEPS here
         "document.querySelector('#tilab_schedule_status').innerText.includes('one update')")
     after_answers = steps_done()
     open_tab(page, "Train")
@@ -204,7 +206,9 @@ def test_resume_exactly_and_finish(journey):
     finished = wait_status(page, rf"Finished at step {STEPS}", timeout=600)
     figures["resume_to_end_s"] = time.monotonic() - t0
     assert NAME in finished.string
-    page.wait_for_function("document.querySelectorAll('#tilab_train_gallery img').length >= 4", timeout=60000)
+    last = f"step {STEPS} · a drawing of {NAME}"
+    page.wait_for_function(f"document.querySelector('#tilab_train_gallery').innerText.includes({last!r})",
+                           timeout=60000)
     captions = page.locator("#tilab_train_gallery .caption-label, #tilab_train_gallery figcaption").all_inner_texts()
     # the resumed run's previews, labelled step × prompt (step 10's belong to the first part, shown before Stop)
     assert captions[-2:] == [f"step {STEPS} · a photo of {NAME}", f"step {STEPS} · a drawing of {NAME}"], captions
