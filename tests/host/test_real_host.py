@@ -263,3 +263,32 @@ def _goto_ok(pg) -> bool:
         return True
     except Exception:  # the UI is still being rebuilt
         return False
+
+
+def test_reload_ui_after_a_request_that_never_ended(page):
+    """Issue 9, item 6, on demand: a request left running by a client that went away (the probe extension's
+    ``/tilab-probe/stuck``) hangs the host's Reload UI for ever without TI Lab (gradio 3.41 joins uvicorn's
+    graceful shutdown with no timeout; seen: "NOT back after 90 s"). With TI Lab installed its shutdown watchdog
+    forces the shutdown after ``SHUTDOWN_GRACE_S`` and the host answers again."""
+    import socket
+    from urllib.parse import urlsplit
+
+    from lib_ti.core.server_shutdown import SHUTDOWN_GRACE_S
+
+    try:
+        api("/tilab-probe/ping", timeout=10)
+    except HostError:
+        pytest.skip("the probe extension is not installed (harness.py launch --probe)")
+    goto_host(page)
+    where = urlsplit(HOST_URL)
+    with socket.create_connection((where.hostname, where.port or 80), timeout=10) as conn:
+        conn.sendall(f"GET /tilab-probe/stuck HTTP/1.1\r\nHost: {where.netloc}\r\n\r\n".encode())
+        time.sleep(1)  # the handler is running; then the client goes away
+    asked = time.monotonic()
+    page.evaluate("() => gradioApp().getElementById('settings_restart_gradio').click()")
+    wait_until(lambda: not _host_answers(), 60, "the server to go down for Reload UI", interval=0.2)
+    wait_until(_host_answers, SHUTDOWN_GRACE_S + 60, "the WebUI to answer again after Reload UI", interval=1)
+    print(f"\n[reload, a request left running] the host answered again {time.monotonic() - asked:.1f} s after "
+          f"Reload UI (shutdown forced after {SHUTDOWN_GRACE_S:g} s)")
+    wait_until(lambda: _goto_ok(page), 60, "the host's page after Reload UI", interval=2)
+    assert _tilab_present(page), "the TI Lab tab is missing after Reload UI"

@@ -190,6 +190,11 @@ def cmd_launch(args) -> None:
     if args.fresh and data.exists():  # no extensions, embeddings or saved UI state from earlier runs
         shutil.rmtree(data)
     (data / "embeddings").mkdir(parents=True, exist_ok=True)
+    probe = data / "extensions" / "tilab-probe"
+    if args.probe:  # the tier's never-ending request (tests/host: Reload UI with a request left behind)
+        shutil.copytree(HERE / "probe_extension", probe, dirs_exist_ok=True)
+    elif probe.exists():
+        shutil.rmtree(probe)
     # The checkpoint chosen at start-up: the host loads the one named in config.json, else the first it finds.
     config = data / "config.json"
     if not config.exists():
@@ -251,6 +256,9 @@ def main(argv=None) -> int:
     s.add_argument("--checkpoint", default="tiny768.safetensors", help="checkpoint loaded at start")
     s.add_argument("--timeout", type=float, default=180.0)
     s.add_argument("--fresh", action="store_true", help="start from an empty data folder (no extensions installed)")
+    s.add_argument("--probe", action="store_true",
+                   help="install the test-only probe extension (tools/real_host/probe_extension: a request that "
+                        "never ends, for the Reload UI check)")
     s.add_argument("extra", nargs="*", help="more host flags (after --)")
     s.set_defaults(func=cmd_launch)
     s = sub.add_parser("stop", help="stop the host started by 'launch'")
