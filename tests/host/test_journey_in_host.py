@@ -173,7 +173,8 @@ def test_train_on_the_hosts_model_other_tabs_answer_stop_within_a_step(journey):
     # Stop within a step: once the click's answer is shown, at most one more step is trained
     page.click("#tilab_train_stop")
     t0 = time.monotonic()
-    wait_status(page, "stopping after this step", timeout=30)
+    # (the click's own answer; the 1 s poll may replace it with the end quickly on a fast machine)
+    wait_status(page, r"stopping after this step|Interrupted at step", timeout=30)
     done_at_ack = steps_done()
     stopped = wait_status(page, r"Interrupted at step (\d+)\.", timeout=120)
     figures["stop_s"] = time.monotonic() - t0
