@@ -118,10 +118,15 @@ FRAGMENT_CSS = """
 .f h3{margin:0 0 4px 0;font-size:16px}.meta{color:#555;font-size:13px}
 .thumbs{display:flex;flex-wrap:wrap;gap:6px;margin-top:8px}
 .thumbs figure{margin:0;text-align:center;font-size:11px;color:#444;max-width:120px}
-.hm-wrap{overflow-x:auto;max-width:100%;padding-right:4px}
 .thumbs img{height:84px;border-radius:4px;display:block}
-table.hm{border-collapse:collapse;font-size:10px}table.hm td{width:22px;height:22px;text-align:center}
-table.hm th{font-weight:normal;font-size:10px;padding:2px}
+.hm-wrap{overflow-x:auto;max-width:100%;padding-bottom:4px;scrollbar-width:thin;scrollbar-color:#888 transparent}
+.hm-wrap table.hm{border-collapse:collapse;font-size:10px;width:auto;margin:0}
+.hm-wrap table.hm td,.hm-wrap table.hm th{padding:0;border:0;line-height:1;font-size:10px}
+.hm-wrap table.hm td{width:24px;min-width:24px;max-width:24px;height:22px;text-align:center}
+.hm-wrap table.hm th{font-weight:normal;white-space:nowrap}
+.hm-wrap table.hm thead th{writing-mode:vertical-rl;transform:rotate(180deg);text-align:left;padding:2px 0}
+.hm-wrap table.hm tbody th{text-align:right;padding:0 4px 0 0;position:sticky;left:0;
+  background:var(--background-fill-primary,#fff)}
 .bar{display:inline-block;background:#5c6bc0;height:12px;vertical-align:middle}
 """
 CSS = "body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}" + FRAGMENT_CSS
@@ -134,18 +139,35 @@ def _thumbs(names: list[str], thumbs: dict[str, str]) -> str:
     return f'<div class="thumbs">{cells}</div>' if cells else ""
 
 
+#: Longest file stem used as a heatmap label; column headers are written vertically, so this costs height only.
+LABEL_CHARS = 14
+
+
+def _stem(name: str) -> str:
+    return name.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+
+
 def image_labels(names: list[str]) -> list[str]:
-    """Short labels that match the file names (``00.jpg`` → ``00``), so the table and the folder agree;
-    running numbers from 1 only when the names are too long for a column header."""
-    stems = [n.rsplit("/", 1)[-1].rsplit(".", 1)[0] for n in names]
-    if all(len(x) <= 6 for x in stems) and len(set(stems)) == len(stems):
+    """Labels that are the file names without extension (``00.jpg`` → ``00``), so the table and the folder agree;
+    running numbers from 1, with a key under the table, only when a stem is too long or two stems clash."""
+    stems = [_stem(n) for n in names]
+    if all(len(x) <= LABEL_CHARS for x in stems) and len(set(stems)) == len(stems):
         return stems
     return [str(i + 1) for i in range(len(names))]
 
 
+#: From this many photos a heatmap is likely wider than the Dataset tab's column: say that it scrolls.
+SCROLL_HINT_FROM = 16
+
+
 def heatmap_html(names: list[str], matrix: list[list[float]], floor: float = 0.0) -> str:
-    """A similarity table coloured from white (``floor`` or less) to red (1), readable without scripts;
-    it scrolls sideways rather than clipping its last column in a narrow column."""
+    """A similarity table coloured from white (``floor`` or less) to red (1), readable without scripts.
+
+    Cells are fixed and narrow (24 px; the host's and gradio's table padding is overridden, which used to make
+    the table twice as wide) and column headers are vertical, so a set of a dozen photos fits a narrow column;
+    a wider table scrolls sideways inside its box with the row labels kept in view, and says so, rather than
+    clipping its last column without a sign.
+    """
     if not names:
         return ""
     labels = image_labels(names)
@@ -153,16 +175,20 @@ def heatmap_html(names: list[str], matrix: list[list[float]], floor: float = 0.0
     rows = []
     for i, row in enumerate(matrix):
         cells = []
-        for v in row:
+        for j, v in enumerate(row):
             x = max(0.0, min(1.0, float(v)))
             t = max(0.0, (x - floor) / (1.0 - floor))
             r, g, b = 255, int(255 * (1 - t)), int(255 * (1 - t))
             fg = "#fff" if t > 0.6 else "#000"
-            cells.append(f'<td style="background:rgb({r},{g},{b});color:{fg}">{int(round(x * 100))}</td>')
+            tip = html.escape(f"{names[i]} ↔ {names[j]}: {int(round(x * 100))}")
+            cells.append(f'<td title="{tip}" style="background:rgb({r},{g},{b});color:{fg}">{int(round(x * 100))}</td>')
         rows.append(f"<tr><th title='{html.escape(names[i])}'>{html.escape(labels[i])}</th>{''.join(cells)}</tr>")
-    key = "" if labels == [n.rsplit("/", 1)[-1].rsplit(".", 1)[0] for n in names] else \
+    key = "" if labels == [_stem(n) for n in names] else \
         "<p class='meta'>" + ", ".join(f"{x}={html.escape(n)}" for x, n in zip(labels, names)) + "</p>"
-    return f'<div class="hm-wrap"><table class="hm"><tr><th></th>{head}</tr>{"".join(rows)}</table></div>{key}'
+    hint = (f"<p class='meta hm-scroll-hint'>{len(names)} × {len(names)}: scroll sideways to see every column.</p>"
+            if len(names) >= SCROLL_HINT_FROM else "")
+    return (f'{hint}<div class="hm-wrap"><table class="hm"><thead><tr><th></th>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>{key}')
 
 
 def zoom_chart_html(report: dict) -> str:

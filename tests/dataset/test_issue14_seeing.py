@@ -176,7 +176,10 @@ def test_zoom_bars_are_to_scale_beyond_half_the_frame():
 
 @pytest.mark.parametrize("names,labels", [
     (["00.jpg", "01.jpg", "09.png"], ["00", "01", "09"]),
-    (["a_long_file_name.jpg", "b.jpg"], ["1", "2"]),
+    (["02_mirror_crop.jpg", "zz-copy-of-00.jpg"], ["02_mirror_crop", "zz-copy-of-00"]),  # column headers are vertical
+    (["sub/00.jpg", "01.png"], ["00", "01"]),
+    (["a_long_file_name.jpg", "b.jpg"], ["1", "2"]),  # over 14 characters: numbers, with a key under the table
+    (["a.jpg", "a.png"], ["1", "2"]),  # two photos, one stem
 ])
 def test_heatmap_labels_match_file_names(names, labels):
     assert image_labels(names) == labels
