@@ -521,14 +521,20 @@ class Trainer:
             torch.cuda.empty_cache()
 
     def _finish(self, status: str, message: str) -> TrainResult:
-        """Final embedding, a resumable checkpoint where one is due, and the message for the status line."""
+        """Final embedding, the run's last checkpoint, and the message for the status line.
+
+        Every run that ends well or is stopped leaves its last step in its checkpoints folder (embedding copy and
+        resume state), whatever "save every" says, unless the rhythm just saved that step: the strength sweep
+        lists a run's checkpoints, and a run with "save every 0" would otherwise offer it nothing, or only the
+        checkpoint of an earlier stop. A NaN run is the exception: its optimizer state is not worth resuming.
+        """
         cfg = self.cfg
         if status == "nan":
             message = (f"Loss or vectors became NaN/inf during step {self.step + 1}; stopped and kept the last "
                        f"good embedding (step {self.step}). Lower the learning rate or turn on gradient clipping.")
         final = self.save_final()
         last_state = self.last_state
-        if status in ("interrupted", "oom") or (status == "finished" and cfg.save_every):
+        if status in ("finished", "interrupted", "oom"):
             if last_state is None or not last_state.name.endswith(f"-{self.step}.state.pt"):
                 try:
                     last_state = self.save_checkpoint()

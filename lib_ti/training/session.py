@@ -196,9 +196,10 @@ class TrainingSession(BackgroundRun):
         self.backend, self.cfg, self.plan = backend, cfg, plan
         self.on_embedding_saved, self.template_dirs = on_embedding_saved, template_dirs
         self.total = cfg.steps
-        self._previews: list[Preview] = []
         self._trainer: Optional[Trainer] = None
         self._prompts = [p.replace("[name]", cfg.name) for p in cfg.preview_prompts if p.strip()]
+        # one run, one history: an exact resume (or a continued embedding) shows the previews made before it
+        self._previews: list[Preview] = earlier_previews(cfg, plan)
 
     def work(self) -> TrainResult:
         if not hasattr(self.backend, "encode_prompts") and callable(self.backend):  # a factory: load in this thread
@@ -251,6 +252,44 @@ def preview_index(path: Path) -> tuple[Optional[int], Optional[int]]:
     """(step, prompt index) from ``<name>-<step>-preview<k>.png``."""
     m = re.search(r"-(\d+)-preview(\d+)$", path.stem)
     return (int(m.group(1)), int(m.group(2))) if m else (None, None)
+
+
+def previews_in(folder: Path, name: str, upto: int, prompts: list[str]) -> list[Preview]:
+    """The previews of embedding ``name`` in a checkpoints folder, up to step ``upto``, step by step.
+
+    ``prompts`` are the preview prompts of the run that made them (``[name]`` filled in), for the labels. Files
+    past ``upto`` are left out: they belong to steps the resumed run is about to train again.
+    """
+    out = []
+    for path in Path(folder).glob("*-preview*.png"):
+        step, k = preview_index(path)
+        if step is None or k is None or step > upto or path.stem != f"{name}-{step}-preview{k}":
+            continue
+        out.append(Preview(path, step, k, prompts[k] if k < len(prompts) else ""))
+    return sorted(out, key=lambda p: (p.step, p.prompt_index))
+
+
+def earlier_previews(cfg: TrainConfig, plan: Optional["RunPlan"] = None) -> list[Preview]:
+    """What a run shows before its first new preview: on an exact resume, the previews its folder holds up to the
+    resumed step; when continuing an embedding, those of the run its history comes from; else none.
+
+    Labels use the prompts of the run that made the files (its ``settings.json``), not today's form."""
+    if cfg.resume is not None:
+        folder = Path(cfg.resume).parent
+        try:
+            upto = state_step(Path(cfg.resume))
+        except (IndexError, ValueError):
+            return []  # a resume file not named <name>-<step>.state.pt: its step is unknown here
+        run_dir = folder.parent
+    elif plan is not None and plan.history_from is not None:
+        run_dir, upto = Path(plan.history_from), plan.start_step
+        folder = run_dir / "checkpoints"
+    else:
+        return []
+    saved = saved_config(run_dir) or {}
+    prompts = [str(p).replace("[name]", cfg.name) for p in (saved.get("preview_prompts") or cfg.preview_prompts)
+               if str(p).strip()]
+    return previews_in(folder, cfg.name, upto, prompts)
 
 
 def progress_line(snap: Snapshot) -> str:

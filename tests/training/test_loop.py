@@ -13,12 +13,15 @@ from lib_ti.model.embeddings import load_embedding
 from lib_ti.training.loop import Trainer
 
 
-def run(backend, cfg, *, stop_at=None, **kw):
-    """Train; ``stop_at`` presses Interrupt when that step completes. Returns (trainer, result, step infos)."""
+def run(backend, cfg, *, stop_at=None, events=None, **kw):
+    """Train; ``stop_at`` presses Interrupt when that step completes; ``events`` collects (kind, data) of every
+    event. Returns (trainer, result, step infos)."""
     job = Job()
     infos = []
 
     def on_event(kind, data):
+        if events is not None:
+            events.append((kind, data))
         if kind == "step":
             infos.append(data)
             if stop_at is not None and data.step == stop_at:
@@ -85,6 +88,30 @@ def test_interrupt_saves_within_one_step(backend, make_config):
     assert result.status == "interrupted" and result.step == 2 and len(infos) == 2
     assert load_embedding(result.embedding_path).step == 2
     assert result.state_path.exists()
+
+
+
+@pytest.mark.parametrize("save_every, steps, stop_at, saved", [
+    (0, 3, None, [3]),        # "save every 0" = only at the end: the final step is still a run checkpoint
+    (2, 5, None, [2, 4, 5]),  # the end between two periodic saves is saved too
+    (2, 4, None, [2, 4]),     # ... but not twice when the rhythm just saved it
+    (0, 50, 2, [2]),          # a stop saves its step, as before
+])
+def test_a_run_always_ends_with_a_checkpoint_the_sweep_lists(backend, make_config, save_every, steps, stop_at, saved):
+    """Issue 13 leftover: a finished run with save_every=0 wrote no checkpoint, so the strength sweep saw none."""
+    from lib_ti.training.sweep import pick_checkpoints, run_checkpoints
+
+    events = []
+    _, result, _ = run(backend, make_config(steps=steps, save_every=save_every), stop_at=stop_at, events=events)
+    folder = result.run_dir / "checkpoints"
+    assert sorted(int(p.name.split("-")[1].split(".")[0]) for p in folder.glob("*.state.pt")) == saved
+    assert len([d for k, d in events if k == "checkpoint"]) == len(saved)  # each step saved once
+    assert result.state_path == folder / f"zork-{result.step}.state.pt"
+    listed = run_checkpoints(result.run_dir)
+    assert [p.name for p in listed] == [f"zork-{s}.pt" for s in saved]
+    assert pick_checkpoints(listed, [str(result.step)]) == [folder / f"zork-{result.step}.pt"]
+    assert load_embedding(listed[-1]).step == result.step
+    assert torch.equal(load_embedding(listed[-1]).vec, load_embedding(result.embedding_path).vec)
 
 
 def _poison_after(backend, monkeypatch, n_ok, make):

@@ -158,3 +158,46 @@ def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path):
         made.append(d)
     assert [p.name for p in made] == ["20261201-235914", "20261201-235914-2", "20261201-235914-3"]
     assert runs_of(tmp_path, "zork") == made[::-1]  # newest first
+
+
+def test_an_exact_resume_shows_the_runs_earlier_previews(backend, make_config, tmp_path):
+    """Issue 13 item 5 ("one run's history"): after Stop and an exact resume the gallery kept only the resumed
+    part's previews. The resumed session shows the folder's earlier ones too, labelled prompt × step with the
+    prompts of the run that made them; a preview past the resumed step (an attempt killed after it) is not shown."""
+    import shutil
+
+    from lib_ti.training.loop import Trainer
+    from lib_ti.ui.train_tab import gallery_items
+
+    kw = dict(save_every=2, preview_every=2, preview_prompts=("a [name]", "b [name]"), preview_steps=1)
+    first = Trainer(backend, make_config(steps=4, **kw)).run()
+    folder = first.run_dir / "checkpoints"
+    shutil.copy(folder / "zork-4-preview0.png", folder / "zork-5-preview0.png")  # past the checkpoint: stale
+    session = TrainingSession(backend, make_config(steps=6, resume=first.state_path, **kw))
+    shown = [(p.step, p.caption) for p in session.snapshot().previews]  # before it runs: the history is there
+    assert shown == [(2, "step 2 · a zork"), (2, "step 2 · b zork"), (4, "step 4 · a zork"), (4, "step 4 · b zork")]
+    session.start().wait(120)
+    snap = session.snapshot()
+    assert snap.result.status == "finished" and snap.result.step == 6, snap.status
+    items, columns = gallery_items(snap.previews)
+    assert columns == 2 and [c for _, c in items] == [f"step {s} · {p} zork" for s in (2, 4, 6) for p in "ab"]
+    assert all(path.startswith(str(folder)) for path, _ in items)
+
+
+@pytest.mark.parametrize("prompts_then, prompts_now, caption", [
+    (("a [name]",), ("a [name]",), "step 2 · a zork"),
+    (("then [name]",), ("now [name]",), "step 2 · then zork"),  # labels from the run that made the picture
+])
+def test_continuing_an_embedding_shows_the_previews_of_its_history_run(tmp_path, make_config, prompts_then,
+                                                                     prompts_now, caption):
+    import json
+
+    old = tmp_path / "runs" / "zork" / "20261201-120000"
+    (old / "checkpoints").mkdir(parents=True)
+    (old / "settings.json").write_text(json.dumps({"config": {"preview_prompts": list(prompts_then)}}))
+    for name in ("zork-2-preview0.png", "zork-4-preview0.png", "other-2-preview0.png", "zork-2.pt"):
+        (old / "checkpoints" / name).write_bytes(b"")
+    plan = S.RunPlan("continue", tmp_path / "runs" / "zork" / "new", start_step=2, history_from=old)
+    shown = S.earlier_previews(make_config(preview_prompts=prompts_now), plan)
+    assert [(p.path.name, p.caption) for p in shown] == [("zork-2-preview0.png", caption)]
+    assert S.earlier_previews(make_config(), None) == []  # a new run starts with an empty gallery
