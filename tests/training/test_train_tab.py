@@ -99,7 +99,7 @@ def run_to_end(ctx, cfg, plan, timeout=120):
 
 
 def test_exact_resume_after_a_finished_run_may_extend_max_steps(ctx, dataset_dir):
-    v = values(dataset_dir, steps=4, save_every=2, preview_every=0)
+    v = values(dataset_dir, steps=4, save_every=2, preview_every=2, preview_steps=1)
     first = train_tab.check_form(ctx, v, mode="new")
     run_to_end(ctx, first.cfg, first.plan)
     same = train_tab.check_form(ctx, v, mode="resume")
@@ -116,6 +116,8 @@ def test_exact_resume_after_a_finished_run_may_extend_max_steps(ctx, dataset_dir
     snap = run_to_end(ctx, longer.cfg, longer.plan).snapshot()
     assert snap.result.status == "finished" and snap.result.step == 6
     assert snap.series["step"] == [1, 2, 3, 4, 5, 6]  # one run, one continuous history
+    gallery = train_tab.poll_train(None)[3]  # ... in the previews too: the first part's are still shown
+    assert [c for _, c in gallery["value"]] == [f"step {s} · a photo of zork" for s in (2, 4, 6)]
 
 
 def test_continuing_an_embedding_carries_its_history(ctx, dataset_dir):
