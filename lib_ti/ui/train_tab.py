@@ -330,7 +330,8 @@ def start_sweep(ctx: AppContext, run_folder: str, checkpoint_names: list, weight
     run_dir = ctx.guard.check(str(run_folder), must_exist=True, kind="training run folder")
     every = run_checkpoints(run_dir)
     if not every:
-        raise ValueError(f"No saved checkpoints (*.pt) in '{run_dir}': set 'Save every N steps' and train.")
+        raise ValueError(f"No saved checkpoints (*.pt) in '{run_dir}': a run saves one when it finishes or "
+                         "is stopped, and every 'Save every N steps' while it trains.")
     if not checkpoint_names:
         raise ValueError("Tick at least one checkpoint for the sweep.")
     checkpoints = pick_checkpoints(every, list(checkpoint_names))
