@@ -106,7 +106,8 @@ def test_passing_set_shows_photos_and_copies_can_be_set_aside_and_put_back(app, 
 HEATMAP_GEOMETRY = """() => [...document.querySelectorAll('#tilab_dataset_heatmap .hm-wrap')].map(w => {
   const rows = w.querySelectorAll('tr'), heads = rows[0].cells, row = rows[1], last = row.cells[row.cells.length - 1];
   w.scrollLeft = w.scrollWidth;
-  const box = w.getBoundingClientRect(), cell = last.getBoundingClientRect(), label = row.cells[0].getBoundingClientRect();
+  const box = w.getBoundingClientRect(), cell = last.getBoundingClientRect();
+  const label = row.cells[0].getBoundingClientRect();
   const out = {client: w.clientWidth, scroll: w.scrollWidth, overflow: getComputedStyle(w).overflowX,
                lastHead: heads[heads.length - 1].textContent, cellLeft: cell.left - box.left,
                cellRight: cell.right - box.right, labelLeft: label.left - box.left, cellWidth: cell.width};
