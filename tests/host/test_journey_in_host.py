@@ -211,7 +211,8 @@ def test_resume_exactly_and_finish(journey):
     page.wait_for_function(f"document.querySelector('#tilab_train_gallery').innerText.includes({last!r})",
                            timeout=60000)
     captions = page.locator("#tilab_train_gallery .caption-label, #tilab_train_gallery figcaption").all_inner_texts()
-    # the resumed run's previews, labelled step × prompt (step 10's belong to the first part, shown before Stop)
+    # one run's history: the first part's step-10 previews are still there after the resume, labelled step × prompt
+    assert captions[:2] == [f"step 10 · a photo of {NAME}", f"step 10 · a drawing of {NAME}"], captions
     assert captions[-2:] == [f"step {STEPS} · a photo of {NAME}", f"step {STEPS} · a drawing of {NAME}"], captions
     listed = embeddings()["loaded"].get(NAME)
     assert listed is not None and listed["step"] == STEPS and listed["sd_checkpoint_name"] == journey["model"], listed
