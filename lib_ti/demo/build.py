@@ -56,7 +56,7 @@ class Plan:
     seed: int = 0
     images: int = 2000
     #: the most VAE steps; the VAE stops earlier once the classifier reads its round trips back (``vae_target``)
-    vae_steps: int = 1000
+    vae_steps: int = 3000
     vae_batch: int = 8
     #: the VAE is fully convolutional: training on crops costs a quarter of full images and works on 64 px
     vae_crop: int = 32
@@ -70,8 +70,8 @@ class Plan:
     vae_check_every: int = 100
     #: stop the VAE once every attribute (colour, shape, size, background) reads back at least this often
     vae_target: float = 0.95
-    #: the bundled model's count, cut by time (its README); the quality bar needs many more (not yet measured)
-    unet_steps: int = 500
+    #: the bundled model's count, cut by time (its README); its samples were still improving there
+    unet_steps: int = 3000
     unet_batch: int = 32
     #: constant after warm-up (the EMA does the smoothing), so the checkpoint saved at step k of any run is the
     #: model a run planned for k steps would save: a run cut for time still leaves a reproducible model
