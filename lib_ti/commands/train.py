@@ -13,7 +13,7 @@ import argparse
 import dataclasses
 import sys
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable
 
 _TYPES = {"int": int, "float": float, "str": str, "Path": Path}
 
@@ -118,30 +118,22 @@ def load_backend(ckpt: Any, config: Any, device: Any, precision: str = "auto") -
     return load_backend(ckpt, config, device=device, dtype=dtype)
 
 
-def _demo_training_size(ckpt: Any) -> Optional[int]:
-    try:
-        from ..demo import training_size  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return training_size(ckpt)
-
-
 def plan_from_args(args: argparse.Namespace) -> tuple[Any, list[str], Any]:
     """(config or None, problems, plan) for parsed arguments, with the same rules as the Train tab."""
     from ..core.context import default_data_dir
+    from ..demo import training_size
     from ..model.embeddings import validate_name
-    from ..training.config import TrainConfig, specs
+    from ..training.config import TrainConfig, defaults, specs
     from ..training.session import RunPlan, plan_run
 
     data_root = args.data_root or default_data_dir()
     values = {name: getattr(args, name) for name in specs() if hasattr(args, name)}
     values = {k: v for k, v in values.items() if v is not None}
-    demo_size = _demo_training_size(getattr(args, "ckpt", None))
+    demo_size = training_size(getattr(args, "ckpt", None))
     if demo_size is not None:  # the demo model draws at 64 px: the usual default size becomes its size
-        from ..training.config import defaults
-
+        default = defaults()
         for key in ("width", "height"):
-            if values.get(key, defaults()[key]) == defaults()[key]:
+            if values.get(key, default[key]) == default[key]:
                 values[key] = demo_size
     try:
         name = validate_name(args.name)

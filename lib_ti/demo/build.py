@@ -339,13 +339,12 @@ def _score_file(path: Path) -> str:
     from lib_ti.model.loader import load_ldm
 
     from .classifier import read
-    from .evaluate import base_probes, sample
+    from .evaluate import ATTRIBUTES, attribute_shares, base_probes, sample
 
     probes = base_probes(16, seed=0)
     readings = [read(im) for im in sample(SDBackend(load_ldm(path)), [p.prompt for p in probes], seed=1)]
-    parts = [f"all {sum(r.matches(p.wanted) for r, p in zip(readings, probes)) / len(probes):.2f}"]
-    for attr in ("colour", "shape", "size", "background"):
-        parts.append(f"{attr} {sum(getattr(r, attr) == p.wanted[attr] for r, p in zip(readings, probes)) / len(probes):.2f}")
+    shares = attribute_shares(readings, [p.wanted for p in probes])
+    parts = [f"{key} {shares[key]:.2f}" for key in ("all", *ATTRIBUTES)]
     return ", ".join(parts)
 
 

@@ -482,6 +482,7 @@ def build(ctx: AppContext) -> TrainTab:
     import gradio as gr
     from gradio.context import Context
 
+    from ..demo import training_size
     from ..training.config import defaults, specs
     from ..training.session import MODES
     from ..training.templates import available_templates
@@ -671,17 +672,17 @@ def build(ctx: AppContext) -> TrainTab:
         size_inputs = [inputs[k] for k in ("width", "height") if k in inputs]
 
         def demo_size(choice: Optional[str]) -> Optional[int]:  # the demo model draws at 64 px: train it there
-            try:
-                from ..demo import training_size  # type: ignore[attr-defined]
-            except ImportError:
-                return None
             return training_size(Path(choice)) if str(choice or "").strip() else None
 
-        if demo_size(model.value) is not None:
+        def on_model(choice: Optional[str]) -> list:
+            size = demo_size(choice)
+            return [update(value=size) if size else update() for _ in size_inputs]
+
+        size = demo_size(model.value)
+        if size is not None:
             for comp in size_inputs:
-                comp.value = demo_size(model.value)
-        model.change(lambda c: [update(value=demo_size(c)) if demo_size(c) else update() for _ in size_inputs],
-                     [model], size_inputs, queue=False, show_progress="hidden")
+                comp.value = size
+        model.change(on_model, [model], size_inputs, queue=False, show_progress="hidden")
     lr_inputs = [inputs["learn_rate"], inputs["steps"]]
     inputs["learn_rate"].change(lambda t, s: html.escape(schedule_message(t, s)), lr_inputs, [lr_msg], queue=False,
                                 show_progress="hidden")
