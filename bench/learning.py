@@ -1,20 +1,25 @@
 """Does TI Lab's training learn, and do the lessons it teaches hold? Measured on the bundled demo model.
 
-The demo model (``lib_ti/demo``) never saw a red triangle. Each run trains an embedding ``glim`` on pictures of red
-triangles with TI Lab's real :class:`~lib_ti.training.loop.Trainer`, then samples with TI Lab's sampler and reads
-the pictures back with the world's classifier (:mod:`lib_ti.demo.classifier`). Printed, one row per figure:
+The demo model (``lib_ti/demo``) never saw a red triangle. Each run trains an embedding ``glim`` on pictures of the
+concept (``--concept``, default red triangles) with TI Lab's real :class:`~lib_ti.training.loop.Trainer`, then
+samples with TI Lab's sampler and reads the pictures back with the world's classifier
+(:mod:`lib_ti.demo.classifier`). A pair the model has seen (``--concept yellow,square``) is the control: the model
+can draw it, so it shows what the training and the lessons do when the concept is within the model's reach.
+Printed, one row per figure:
 
 - concept recovery vs steps with TI Lab's defaults (``a photo of glim`` and ``a photo of glim on a <bg> background``);
-- falling schedule ``5e-2:100,5e-3:500,...`` vs constant 5e-3; 1 vs 4 vectors;
+- falling schedule ``5e-2:100,5e-3:500,...`` vs constant 5e-3; 1 vs 4 vectors (at each rate);
 - a set that shares one background (white) or one zoom (small) vs a varied set: how much of the shared attribute
   leaks into pictures that ask for something else;
 - whether TI Lab's Dataset check flags the sets that leak;
 - the concept's share of the pictures as the bracket weight ``(glim:w)`` and the weakened copy ×k fall.
 
+The leak, Dataset-check and weight rows use 4 vectors at the default rate, the recipe that learns best on this model.
+
 Runs train without captions (template ``subject``: ``a photo of glim``), the situation the data lessons are about.
 Every sample uses seeds ``1..N``; every run seed 0. One thread by default (a loaded 2-core machine).
 
-    python bench/learning.py [--steps 300] [--samples 16] [--ckpt lib_ti/demo/model/tilab-demo.safetensors]
+    python bench/learning.py [--concept red,triangle] [--steps 300] [--samples 16] [--ckpt FILE]
 """
 
 from __future__ import annotations
@@ -33,7 +38,6 @@ from lib_ti.demo import DEMO_SIZE, classifier, default_checkpoint, evaluate, exa
 
 TOKEN = "glim"
 FALLING = "5e-2:100,5e-3:500,5e-4:1000,5e-5:1500,5e-6"
-CONCEPT = dict(colour=world.HELD_BACK[0], shape=world.HELD_BACK[1])
 OTHER_BGS = [b for b in world.BACKGROUNDS if b != "white"]
 
 
@@ -70,8 +74,9 @@ def initial_vectors(backend: Any, n: int = 1) -> Any:
 
 
 class Scorer:
-    def __init__(self, backend: Any, samples: int) -> None:
+    def __init__(self, backend: Any, samples: int, concept: tuple[str, str]) -> None:
         self.backend, self.n = backend, samples
+        self.wanted = dict(colour=concept[0], shape=concept[1])
 
     def images(self, prompt_for: Any, vec: Optional[Any]) -> list:
         """``n`` pictures; ``prompt_for(i)`` gives the i-th prompt (contexts rotate through the samples)."""
@@ -79,14 +84,14 @@ class Scorer:
         return evaluate.sample(self.backend, [prompt_for(i) for i in range(self.n)], seed=1, embeddings=emb)
 
     def concept(self, vec: Any, prompt: str = f"a photo of {TOKEN}") -> float:
-        return classifier.score(self.images(lambda i: prompt, vec), CONCEPT)
+        return classifier.score(self.images(lambda i: prompt, vec), self.wanted)
 
     def in_context(self, vec: Any) -> float:
         """Concept *and* the asked-for background, over all four backgrounds."""
         bgs = list(world.BACKGROUNDS)
         prompts = [f"a photo of {TOKEN} on a {bgs[i % len(bgs)]} background" for i in range(self.n)]
         imgs = self.images(lambda i: prompts[i], vec)
-        return sum(classifier.read(im).matches(dict(CONCEPT, background=bgs[i % len(bgs)]))
+        return sum(classifier.read(im).matches(dict(self.wanted, background=bgs[i % len(bgs)]))
                    for i, im in enumerate(imgs)) / len(imgs)
 
     def background_leak(self, vec: Any) -> float:
@@ -117,7 +122,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--samples", type=int, default=16, help="pictures per figure (default 16)")
     p.add_argument("--images", type=int, default=16, help="images per training set (default 16)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--concept", default=",".join(world.HELD_BACK),
+                   help="colour,shape to teach as glim (default: the held-back red,triangle the base model never saw; "
+                        "a seen pair such as yellow,square is the control: a concept the model can draw)")
     args = p.parse_args(argv)
+    concept = tuple(args.concept.split(","))
+    if len(concept) != 2 or concept[0] not in world.COLOURS or concept[1] not in world.SHAPES:
+        p.error(f"--concept {args.concept!r}: give colour,shape from {', '.join(world.COLOURS)} and "
+                f"{', '.join(world.SHAPES)}")
 
     import torch
 
@@ -131,7 +143,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     if ckpt is None:
         sys.exit("no checkpoint: the bundled demo model is missing; give --ckpt")
     backend = SDBackend(load_ldm(ckpt))
-    sc = Scorer(backend, args.samples)
+    sc = Scorer(backend, args.samples, concept)
     rows: list[tuple[str, str, str]] = []
     t_start = time.perf_counter()
 
@@ -141,17 +153,17 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="tilab-learning-") as tmp:
         tmp = Path(tmp)
-        varied = examples.write_set(tmp / "varied", examples.concept_scenes(), args.images, seed=0,
-                                  captions=False)
-        white = examples.write_set(tmp / "white", examples.concept_scenes(backgrounds=["white"]), args.images, seed=0,
-                                 captions=False)
-        small = examples.write_set(tmp / "small", examples.concept_scenes(sizes=["small"]), args.images, seed=0,
-                                 captions=False)
+        scenes = lambda **kw: examples.concept_scenes(concept=concept, **kw)  # noqa: E731
+        varied = examples.write_set(tmp / "varied", scenes(), args.images, seed=0, captions=False)
+        white = examples.write_set(tmp / "white", scenes(backgrounds=["white"]), args.images, seed=0, captions=False)
+        small = examples.write_set(tmp / "small", scenes(sizes=["small"]), args.images, seed=0, captions=False)
 
-        print(f"model {ckpt.name}; runs of {args.steps} steps; {args.samples} pictures per figure", flush=True)
-        base_prompt = world.describe(world.HELD_BACK[1], colour=world.HELD_BACK[0])
-        row(f"base model, '{base_prompt}' (named, never seen)",
-            f"{classifier.score(sc.images(lambda i: base_prompt, None), CONCEPT):.2f}", "concept score")
+        print(f"model {ckpt.name}; concept {concept[0]} {concept[1]}s; runs of {args.steps} steps; "
+              f"{args.samples} pictures per figure", flush=True)
+        base_prompt = world.describe(concept[1], colour=concept[0])
+        seen = "never seen" if concept == world.HELD_BACK else "seen in training"
+        row(f"base model, '{base_prompt}' (named, {seen})",
+            f"{classifier.score(sc.images(lambda i: base_prompt, None), sc.wanted):.2f}", "concept score")
         v0 = initial_vectors(backend)
         row("untrained embedding (init '*'): a photo of glim", f"{sc.concept(v0):.2f}", "concept score")
 
@@ -173,17 +185,24 @@ def main(argv: Optional[list[str]] = None) -> int:
         row(f"falling schedule, step {args.steps}: glim on each background", f"{sc.in_context(v_fall):.2f}",
             "concept + asked background")
 
-        four, _ = train(backend, varied, tmp / "four", steps=args.steps, learn_rate=FALLING, num_vectors=4)
+        four, _ = train(backend, varied, tmp / "four", steps=args.steps, num_vectors=4)
         v4 = four[args.steps]
-        row("4 vectors (falling): a photo of glim", f"{sc.concept(v4):.2f}", "vs 1 vector above")
-        row("4 vectors (falling): glim on each background", f"{sc.in_context(v4):.2f}", "concept + asked background")
+        row(f"4 vectors (lr {d['learn_rate']}): a photo of glim", f"{sc.concept(v4):.2f}",
+            "vs 1 vector (the defaults) above")
+        row(f"4 vectors (lr {d['learn_rate']}): glim on each background", f"{sc.in_context(v4):.2f}",
+            "concept + asked background")
+        four_fall, _ = train(backend, varied, tmp / "four-falling", steps=args.steps, learn_rate=FALLING, num_vectors=4)
+        v4f = four_fall[args.steps]
+        row("4 vectors (falling): a photo of glim", f"{sc.concept(v4f):.2f}", "vs 1 vector (falling) above")
+        row("4 vectors (falling): glim on each background", f"{sc.in_context(v4f):.2f}", "concept + asked background")
 
-        wv, _ = train(backend, white, tmp / "white", steps=args.steps, learn_rate=FALLING)
-        row("background leak, varied set (white when asked for another)", f"{sc.background_leak(v_fall):.2f}",
+        # the data lessons and the weights on the recipe that learns best here (4 vectors, the default rate)
+        wv, _ = train(backend, white, tmp / "white", steps=args.steps, num_vectors=4)
+        row("background leak, varied set (white when asked for another)", f"{sc.background_leak(v4):.2f}",
             "share of white backgrounds")
         row("background leak, all-white set", f"{sc.background_leak(wv[args.steps]):.2f}", "share of white backgrounds")
-        zv, _ = train(backend, small, tmp / "small", steps=args.steps, learn_rate=FALLING)
-        row("zoom leak, varied set (small when asked for large)", f"{sc.zoom_leak(v_fall):.2f}",
+        zv, _ = train(backend, small, tmp / "small", steps=args.steps, num_vectors=4)
+        row("zoom leak, varied set (small when asked for large)", f"{sc.zoom_leak(v4):.2f}",
             "share of small objects")
         row("zoom leak, all-small set", f"{sc.zoom_leak(zv[args.steps]):.2f}", "share of small objects")
 
@@ -191,9 +210,9 @@ def main(argv: Optional[list[str]] = None) -> int:
             row(f"Dataset check, {name} set", "", dataset_flags(folder))
 
         for w in (1.0, 0.75, 0.5, 0.25):
-            row(f"bracket weight (glim:{w:g})", f"{sc.concept(v_fall, f'a photo of ({TOKEN}:{w:g})'):.2f}",
+            row(f"bracket weight (glim:{w:g})", f"{sc.concept(v4, f'a photo of ({TOKEN}:{w:g})'):.2f}",
                 "concept share")
-        emb = Embedding(name=TOKEN, vec=v_fall)
+        emb = Embedding(name=TOKEN, vec=v4)
         for k in (0.75, 0.5, 0.25):
             row(f"weakened copy x{k:g}", f"{sc.concept(scale_embedding(emb, k).vec):.2f}", "concept share")
 

@@ -77,13 +77,50 @@ def test_train_tab_offers_the_recent_folders_and_re_reads_them(tmp_path):
         build_tabs(ctx)
     box = workspace.find(blocks, "tilab_train_data")
     assert type(box).__name__ == "Dropdown" and box.allow_custom_value
-    assert box.choices == [str(tmp_path / "old")]
+    example = str(ctx.data_dir / workspace.EXAMPLE_FOLDER)  # the standalone app offers the demo's example set last
+    assert box.choices == [str(tmp_path / "old"), example]
     refreshes = [(fn, dep) for fn, dep in zip(blocks.fns, blocks.dependencies)
                  if getattr(fn.fn, "__name__", "") == "fresh_folders"]
     assert {dep["trigger"] for _, dep in refreshes} == {"focus", "select"}  # the box, and the Train tab itself
     assert all(dep["outputs"] == [box._id] for _, dep in refreshes)
     workspace.remember_folder(ctx.data_dir, tmp_path / "checked")  # e.g. the Dataset tab's check
-    assert refreshes[0][0].fn()["choices"] == [str(tmp_path / "checked"), str(tmp_path / "old")]
+    assert refreshes[0][0].fn()["choices"] == [str(tmp_path / "checked"), str(tmp_path / "old"), example]
+
+
+def test_the_standalone_app_offers_a_copy_of_the_example_set_and_the_host_does_not(tmp_path, monkeypatch):
+    """Why: a newcomer on a fresh machine has no folder of pictures yet; the copy keeps the shipped set as shipped
+    when the Dataset check sets files aside or the Captions tab saves captions."""
+    from lib_ti.demo import EXAMPLE_SET
+
+    ctx = standalone_context(tmp_path / "data")
+    choices = workspace.folder_choices(ctx)
+    copy = ctx.data_dir / workspace.EXAMPLE_FOLDER
+    assert choices == [str(copy)]
+    assert sorted(p.name for p in copy.iterdir()) == sorted(p.name for p in EXAMPLE_SET.iterdir())
+    assert all((copy / p.name).read_bytes() == p.read_bytes() for p in EXAMPLE_SET.iterdir())
+    (copy / "00-small-white.txt").write_text("edited", encoding="utf-8")  # the user's edit survives a reload
+    assert workspace.folder_choices(ctx) == [str(copy)]
+    assert (copy / "00-small-white.txt").read_text(encoding="utf-8") == "edited"
+    workspace.remember_folder(ctx.data_dir, copy)  # picked once: listed once, first
+    assert workspace.folder_choices(ctx) == [str(copy)]
+    assert not [p for p in ctx.data_dir.iterdir() if p.name.startswith(".")]  # no temporary copy left behind
+
+    monkeypatch.setattr(ctx, "in_host", True)
+    assert workspace.folder_choices(ctx) == [str(copy)]  # the recent list only: the host has real checkpoints
+    workspace.remember_folder(ctx.data_dir, tmp_path / "faces")
+    assert str(tmp_path / "faces") in workspace.folder_choices(ctx)
+
+
+def test_a_read_only_data_folder_costs_only_the_example_offer(tmp_path, monkeypatch):
+    import tempfile
+
+    def refuse(**_kw):
+        raise PermissionError("read-only file system")
+
+    ctx = standalone_context(tmp_path / "data")
+    monkeypatch.setattr(tempfile, "mkdtemp", refuse)
+    assert workspace.folder_choices(ctx) == []
+    assert not (ctx.data_dir / workspace.EXAMPLE_FOLDER).exists()
 
 
 def test_suggested_weight_comes_from_the_inspector_on_the_loaded_model(tmp_path):

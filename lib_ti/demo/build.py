@@ -14,7 +14,10 @@ a small CLIP text encoder, small UNet and VAE, f=8 like SD) on it, on CPU, seede
    was measured side by side against the alternative, see the model's README);
 2. latents of the whole image set cached once; ``scale_factor`` set so they have unit variance (SD's 0.18215 plays
    the same role);
-3. the UNet and the text encoder together on the cached latents with SD's noise schedule and eps loss; 10 % of the
+3. the decoder alone on whole 64 px pictures from those latents, the encoder frozen: phase 1 trains on crops, which
+   leaves the decoder's colours and its GroupNorm statistics off on whole pictures, and freezing the encoder keeps
+   the latents, and so phase 4, exactly what they would be without this phase;
+4. the UNet and the text encoder together on the cached latents with SD's noise schedule and eps loss; 10 % of the
    captions are dropped to "" so classifier-free guidance works; an EMA of the weights is what gets saved.
 
 Checkpoints are written as it goes (atomically), so an interrupted run still leaves a usable model; the UNet's
@@ -70,8 +73,14 @@ class Plan:
     vae_check_every: int = 100
     #: stop the VAE once every attribute (colour, shape, size, background) reads back at least this often
     vae_target: float = 0.95
-    #: the bundled model's count, cut by time (its README); its samples were still improving there
-    unet_steps: int = 3000
+    #: then the decoder alone on whole 64 px pictures, the encoder frozen. Why: trained on crops, the decoder's
+    #: GroupNorm and receptive field never saw a whole picture, and its colours drift (red and yellow toward orange);
+    #: with the encoder frozen the latents, and so the UNet phase, are exactly what they would be without it
+    dec_steps: int = 2000
+    dec_batch: int = 4
+    dec_lr: float = 1e-3
+    #: the bundled model's count (its README): its sample scores were flat within noise from step 4500 on
+    unet_steps: int = 6000
     unet_batch: int = 32
     #: constant after warm-up (the EMA does the smoothing), so the checkpoint saved at step k of any run is the
     #: model a run planned for k steps would save: a run cut for time still leaves a reproducible model
@@ -196,6 +205,51 @@ def train_vae(model: Any, images: Any, plan: Plan, log: Callable[[str], None]) -
     return float(running), reading, step + 1
 
 
+def train_decoder(model: Any, images: Any, mean: Any, std: Any, plan: Plan, log: Callable[[str], None]) -> dict:
+    """The decoder (and ``post_quant_conv``) alone on whole pictures, from posterior samples of the frozen encoder.
+
+    Leaves the encoder, and so every latent the UNet phase trains on, untouched. Returns the round-trip reading.
+    """
+    import torch
+
+    from .evaluate import vae_round_trip
+
+    vae = model.first_stage_model
+    params = list(vae.decoder.parameters()) + list(vae.post_quant_conv.parameters())
+    for p in params:
+        p.requires_grad_(True)
+    torch.nn.Module.train(vae.decoder, True)
+    opt = torch.optim.Adam(params, lr=plan.dec_lr)
+    gen = torch.Generator().manual_seed(plan.seed + 4)
+    started, running, reading = time.monotonic(), None, {}
+    for step in range(plan.dec_steps):
+        for group in opt.param_groups:  # cosine decay to 10 %, as the VAE phase
+            group["lr"] = plan.dec_lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / plan.dec_steps)))
+        idx = torch.randint(0, len(images), (plan.dec_batch,), generator=gen)
+        x = _to_float(images[idx])
+        rec = vae.decode(mean[idx] + std[idx] * torch.randn(mean[idx].shape, generator=gen))
+        l1 = (rec - x).abs().mean()
+        loss = l1 + ((rec - x) ** 2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        running = l1.item() if running is None else 0.95 * running + 0.05 * l1.item()
+        if step % 10 == 0 or step == plan.dec_steps - 1:
+            log(f"decoder {step + 1}/{plan.dec_steps} l1 {running:.4f} "
+                f"eta {_eta(step + 1, plan.dec_steps, started)}")
+        if plan.vae_check_every and (step + 1) % plan.vae_check_every == 0:
+            torch.nn.Module.train(vae.decoder, False)
+            reading = vae_round_trip(vae)
+            torch.nn.Module.train(vae.decoder, True)
+            log(f"decoder {step + 1} round trip read back: " + ", ".join(f"{k} {v:.2f}" for k, v in reading.items()))
+    torch.nn.Module.train(vae.decoder, False)
+    vae.requires_grad_(False)
+    if plan.dec_steps and (not reading or plan.dec_steps % max(1, plan.vae_check_every)):
+        reading = vae_round_trip(vae)
+        log("decoder round trip read back: " + ", ".join(f"{k} {v:.2f}" for k, v in reading.items()))
+    return reading
+
+
 def cache_latents(model: Any, images: Any) -> tuple[Any, Any, float]:
     """Posterior means and stds of every image, and the scale that gives sampled latents unit variance."""
     import torch
@@ -218,19 +272,21 @@ def _trainable(model: Any) -> list[Any]:
 VAE_FILE = f"{NAME}-vae.safetensors"
 
 
-def save_vae(model: Any, path: Path, reading: dict) -> None:
-    """The trained VAE (fp32) and what its phase measured, atomically: the first stage of a two-sitting build."""
+def save_vae(model: Any, path: Path, stage: dict) -> None:
+    """The trained VAE (fp32) and what its phases measured (``stage``), atomically: the first stage of a two-sitting
+    build. ``stage`` has ``vae_steps_done``, ``vae_l1`` and ``vae_round_trip``, and after the decoder phase also
+    ``dec_steps_done`` and ``dec_round_trip``."""
     from safetensors.torch import save_file
 
     from lib_ti.core.fsutil import atomic_save
 
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().clone() for k, v in model.first_stage_model.state_dict().items()}
-    atomic_save(path, lambda tmp: save_file(state, str(tmp), metadata={"tilab_demo_vae": json.dumps(reading)}))
+    atomic_save(path, lambda tmp: save_file(state, str(tmp), metadata={"tilab_demo_vae": json.dumps(stage)}))
 
 
-def load_vae(model: Any, path: Path) -> tuple[float, dict, int]:
-    """Load a :func:`save_vae` file into ``model``; returns (L1, round-trip reading, steps) as :func:`train_vae`."""
+def load_vae(model: Any, path: Path) -> dict:
+    """Load a :func:`save_vae` file into ``model``; returns what its phases measured (see :func:`save_vae`)."""
     from safetensors import safe_open
     from safetensors.torch import load_file
 
@@ -247,7 +303,7 @@ def load_vae(model: Any, path: Path) -> tuple[float, dict, int]:
         raise SystemExit(f"--vae-from {path}: its VAE does not fit this model "
                          f"(missing {list(missing)[:3]}, unexpected {list(unexpected)[:3]})")
     model.first_stage_model.requires_grad_(False)
-    return float(info["vae_l1"]), dict(info["vae_round_trip"]), int(info["vae_steps_done"])
+    return info
 
 
 def save_model(model: Any, cfg: Any, out: Path, ema: list[Any], info: dict) -> Path:
@@ -349,11 +405,13 @@ def _score_file(path: Path) -> str:
 
 
 def build(out: Path, plan: Plan, log: Callable[[str], None] = print, vae_from: Optional[Path] = None) -> Path:
-    """The whole build; returns the checkpoint path. Deterministic for a given plan on a given machine.
+    """The whole build; returns the checkpoint path (the VAE stage file's with ``plan.unet_steps`` 0).
+    Deterministic for a given plan on a given machine.
 
     ``vae_from``: the VAE stage file of an earlier build of the same plan (``tilab-demo-vae.safetensors``) — the
-    VAE phase is skipped and the rest is what the whole build would do, so a build longer than one sitting can be
-    made in two. Every build writes that file after its VAE phase."""
+    VAE phase (and the decoder phase, when the file has it) is skipped and the rest is what the whole build would
+    do, so a build longer than one sitting can be made in two. Every build writes that file after its VAE phase and
+    again after its decoder phase."""
     import torch
     from omegaconf import OmegaConf
 
@@ -369,18 +427,29 @@ def build(out: Path, plan: Plan, log: Callable[[str], None] = print, vae_from: O
     log(f"world: {len(scenes)} images drawn in {time.monotonic() - t0:.0f}s")
     if vae_from is None:
         vae_l1, vae_reading, vae_steps = train_vae(model, images, plan, log)
-        save_vae(model, out / VAE_FILE, {"vae_steps_done": vae_steps, "vae_l1": vae_l1, "vae_round_trip": vae_reading})
+        stage = {"vae_steps_done": vae_steps, "vae_l1": vae_l1, "vae_round_trip": vae_reading}
+        save_vae(model, out / VAE_FILE, stage)
         log(f"vae saved to {out / VAE_FILE} (a later build can start from it: --vae-from)")
     else:
-        vae_l1, vae_reading, vae_steps = load_vae(model, vae_from)
-        log(f"vae from {vae_from} ({vae_steps} steps; round trip {vae_reading})")
+        stage = load_vae(model, vae_from)
+        log(f"vae from {vae_from} ({stage['vae_steps_done']} steps, decoder {stage.get('dec_steps_done', 'not')} "
+            f"trained on whole pictures)")
     mean, std, scale = cache_latents(model, images)
+    if plan.dec_steps and not stage.get("dec_steps_done"):  # a stage file without the decoder phase goes on here
+        stage.update(dec_round_trip=train_decoder(model, images, mean, std, plan, log), dec_steps_done=plan.dec_steps)
+        save_vae(model, out / VAE_FILE, stage)
+        log(f"vae with its decoder phase saved to {out / VAE_FILE}")
     model.scale_factor = scale
     cfg.model.params.scale_factor = scale
     log(f"latents cached; scale_factor {scale:.4f}")
-    info = {"plan": asdict(plan), "vae_steps_done": vae_steps, "vae_l1": round(vae_l1, 4),
-            "vae_round_trip": {k: round(v, 3) for k, v in vae_reading.items()}, "scale_factor": round(scale, 5),
+    rounded = lambda reading: {k: round(v, 3) for k, v in reading.items()}  # noqa: E731
+    info = {"plan": asdict(plan), "vae_steps_done": stage["vae_steps_done"], "vae_l1": round(stage["vae_l1"], 4),
+            "vae_round_trip": rounded(stage["vae_round_trip"]), "dec_steps_done": stage.get("dec_steps_done", 0),
+            "dec_round_trip": rounded(stage.get("dec_round_trip") or {}), "scale_factor": round(scale, 5),
             "_t0": t0}
+    if not plan.unet_steps:
+        log(f"--unet-steps 0: only the VAE stage file {out / VAE_FILE} was built")
+        return out / VAE_FILE
     train_diffusion(model, cfg, scenes, mean, std, plan, out, info, log)
     log(f"done in {(time.monotonic() - t0) / 60:.1f} min")
     return out / f"{NAME}.safetensors"
@@ -390,7 +459,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m lib_ti.demo.build", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, required=True, help="folder for tilab-demo.safetensors/.yaml")
     p.add_argument("--vae-from", type=Path, default=None,
-                   help=f"skip the VAE phase: start from the {VAE_FILE} an earlier build of the same plan wrote")
+                   help=f"skip the VAE (and decoder) phase: start from the {VAE_FILE} an earlier build of the same plan wrote")
     for name, value in asdict(Plan()).items():
         p.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
     args = p.parse_args(argv)

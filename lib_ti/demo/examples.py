@@ -14,6 +14,14 @@ from typing import Iterable, Optional
 from . import world
 
 
+#: the bundled example set's concept: a pair the demo model was trained on, so it can draw it and a newcomer's first
+#: run visibly learns it under a new token. The held-back pair (:data:`world.HELD_BACK`, never seen) is the
+#: benchmark's harder case: this model does not draw that unseen combination even when it is named
+EXAMPLE_CONCEPT = ("yellow", "square")
+#: pictures in the bundled example set (one per size and background)
+EXAMPLE_COUNT = 8
+
+
 def concept_scenes(*, backgrounds: Optional[Iterable[str]] = None, sizes: Optional[Iterable[str]] = None,
                    concept: tuple[str, str] = world.HELD_BACK) -> list[world.Scene]:
     """Scenes of ``concept`` (colour, shape) on the given backgrounds and sizes (default: all)."""
@@ -48,3 +56,8 @@ def write_set(folder: Path, scenes: list[world.Scene], count: int, seed: int, *,
         if captions:
             atomic_write_text(folder / f"{stem}.txt", filewords(scene) + "\n")
     return folder
+
+
+def write_example_set(folder: Path) -> Path:
+    """The bundled example set (``lib_ti/demo/example_set``): :data:`EXAMPLE_CONCEPT` on every background and size."""
+    return write_set(folder, concept_scenes(concept=EXAMPLE_CONCEPT), EXAMPLE_COUNT, seed=0)

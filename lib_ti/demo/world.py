@@ -5,8 +5,9 @@ and that a newcomer can train on without downloading anything. Every picture her
 attributes, so a few lines of image analysis (:mod:`lib_ti.demo.classifier`) can read a generated picture back
 and score it against the prompt. Captions use plain English words the real CLIP tokenizer already knows.
 
-The base model never sees :data:`HELD_BACK` (red triangles): it is the concept the learning benchmark and the
-bundled example set teach through Textual Inversion.
+The base model never sees :data:`HELD_BACK` (red triangles): it is the hard concept the learning benchmark teaches
+through Textual Inversion (the bundled example set teaches a pair the model has seen, see
+:data:`lib_ti.demo.examples.EXAMPLE_CONCEPT`).
 """
 
 from __future__ import annotations

@@ -533,21 +533,24 @@ class Trainer:
             message = (f"Loss or vectors became NaN/inf during step {self.step + 1}; stopped and kept the last "
                        f"good embedding (step {self.step}). Lower the learning rate or turn on gradient clipping.")
         final = self.save_final()
-        last_state = self.last_state
+        last_state, missing = self.last_state, ""
         if status in ("finished", "interrupted", "oom"):
             if last_state is None or not last_state.name.endswith(f"-{self.step}.state.pt"):
                 try:
                     last_state = self.save_checkpoint()
-                except Exception as exc:  # noqa: BLE001 - after an OOM the embedding above is what matters
-                    if status != "oom":
-                        raise
-                    message += f" (The resumable checkpoint could not be saved: {exc}.)"
+                except Exception as exc:  # noqa: BLE001 - the embedding above is saved: say what is missing, keep it
+                    why = ("the disk is full" if is_disk_full(exc)
+                           else (getattr(exc, "strerror", None) or str(exc)))
+                    missing = f" (The checkpoint of step {self.step} could not be saved: {why}.)"
         if status == "finished":
-            message = f"Finished at step {self.step}. Embedding saved to {final}."
-        elif status == "interrupted":
+            message = f"Finished at step {self.step}. Embedding saved to {final}.{missing}"
+        elif status == "interrupted" and not missing:
             message = f"Interrupted at step {self.step}. Embedding saved to {final}; resume from {last_state}."
+        elif status == "interrupted":
+            earlier = f"resume from {last_state}, an earlier step" if last_state else "it cannot be resumed"
+            message = f"Interrupted at step {self.step}. Embedding saved to {final}; {earlier}.{missing}"
         else:
-            message += f" Embedding (step {self.step}) saved to {final}."
+            message += f" Embedding (step {self.step}) saved to {final}.{missing}"
         return TrainResult(status, self.step, final, last_state, message, cfg.run_dir, list(self.previews))
 
     def _restore(self, good) -> None:

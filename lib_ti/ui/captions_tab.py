@@ -223,7 +223,7 @@ def _keep(n: int) -> list:
 def on_load(ctx: AppContext, folder_text: str) -> list:
     """[session, status, *NAV_OUTPUTS, folder dropdown]: open the folder and remember it among the recent ones."""
     from .compat import update
-    from .workspace import remember_folder
+    from .workspace import folder_choices, remember_folder
 
     t0 = time.perf_counter()
     try:
@@ -236,8 +236,8 @@ def on_load(ctx: AppContext, folder_text: str) -> list:
     problems = session.problems()
     msg = (f"{len(session)} images, {captioned} with a caption ({took:.2f} s)."
            + (" " + " ".join(problems[:20]) + (" …" if len(problems) > 20 else "") if problems else ""))
-    recent = remember_folder(ctx.data_dir, session.folder)
-    return [session, _message(msg, "error" if problems else "ok"), *out, update(choices=recent)]
+    remember_folder(ctx.data_dir, session.folder)
+    return [session, _message(msg, "error" if problems else "ok"), *out, update(choices=folder_choices(ctx))]
 
 
 def save_then(ctx: AppContext, session: Optional[CaptionSession], page: int, key: str, text: str, move) -> list:
@@ -489,7 +489,7 @@ def on_stop() -> str:
 def build(ctx: AppContext) -> None:
     import gradio as gr
 
-    from .workspace import recent_folders
+    from .workspace import folder_choices
 
     session_state = gr.State(None)
     page_state = gr.State(0)
@@ -499,7 +499,7 @@ def build(ctx: AppContext) -> None:
     gr.HTML(CSS + "<p>Caption the images, then review the captions beside them. What a caption names is what the "
             "embedding does <i>not</i> learn: describe what changes between photos, not the concept itself.</p>")
     with gr.Row():
-        folder = gr.Dropdown(recent_folders(ctx.data_dir), label="Folder of images (type a path or pick a recent one; "
+        folder = gr.Dropdown(folder_choices(ctx), label="Folder of images (type a path or pick a recent one; "
                              "captions are the .txt files beside the images)", allow_custom_value=True,
                              elem_id="tilab_captions_folder", scale=5)
         load_btn = gr.Button("Load", elem_id="tilab_captions_load", variant="primary", scale=1)

@@ -188,13 +188,13 @@ def build(ctx: AppContext) -> None:
 
     from . import jobs_ui
     from .compat import update
-    from .workspace import recent_folders, remember_folder
+    from .workspace import folder_choices, remember_folder
 
     gr.Markdown("Check a training folder **before** training: photos that share a zoom level, a background, "
                 "clothes or light teach the embedding those instead of the subject. Files are only read.")
     with gr.Row():
         with gr.Column(scale=3):
-            folder = gr.Dropdown(recent_folders(ctx.data_dir), label="Dataset folder (type a path or pick a recent one)",
+            folder = gr.Dropdown(folder_choices(ctx), label="Dataset folder (type a path or pick a recent one)",
                                  allow_custom_value=True, elem_id="tilab_dataset_folder")
             with gr.Row():
                 run = gr.Button("Run check", variant="primary", elem_id="tilab_dataset_run")
@@ -243,7 +243,9 @@ def build(ctx: AppContext) -> None:
     def show(out: Optional[TabOutput]):
         # Filled in a second step without a progress display: the progress bar shows once, on the status line.
         out = out or TabOutput(status="")
-        recent = remember_folder(ctx.data_dir, out.folder) if out.folder else recent_folders(ctx.data_dir)
+        if out.folder:
+            remember_folder(ctx.data_dir, out.folder)
+        recent = folder_choices(ctx)
         return (out.verdict, out.findings, out.gallery, out.zoom, out.heatmap, out.files,
                 gr.update(choices=out.copies, value=out.copies), gr.update(visible=bool(out.copies)), "",
                 out.folder or "", update(choices=recent))

@@ -50,6 +50,12 @@ def list_models(ctx: AppContext) -> list[str]:
     return found + ([str(demo)] if demo is not None else [])
 
 
+def is_demo_choice(choice: Optional[str]) -> bool:
+    """True when the Train tab's checkpoint choice is the bundled demo model (its note is shown then)."""
+    demo = _demo_checkpoint()
+    return demo is not None and bool(str(choice or "").strip()) and Path(str(choice)).resolve() == demo.resolve()
+
+
 def _demo_checkpoint() -> Optional[Path]:
     try:
         from ..demo import default_checkpoint  # type: ignore[attr-defined]
@@ -482,12 +488,12 @@ def build(ctx: AppContext) -> TrainTab:
     import gradio as gr
     from gradio.context import Context
 
-    from ..demo import training_size
+    from ..demo import demo_tab_note, training_size
     from ..training.config import defaults, specs
     from ..training.session import MODES
     from ..training.templates import available_templates
     from .compat import js_kwarg, update
-    from .workspace import recent_folders
+    from .workspace import folder_choices
 
     spec, default = specs(), defaults()
     enclosing_tab = Context.block  # the app shell builds each tab inside its gr.Tab
@@ -504,6 +510,8 @@ def build(ctx: AppContext) -> TrainTab:
             model = gr.Dropdown(models, value=models[0] if models else None, label="Checkpoint", scale=4,
                                 info=f"SD 1.x / 2.x checkpoints in {models_folder(ctx)}", elem_id="tilab_train_model")
             model_refresh = gr.Button("↻", scale=0, min_width=40, elem_id="tilab_train_model_refresh")
+    demo_note = None if host_model else gr.Markdown(
+        demo_tab_note(models_folder(ctx)), visible=is_demo_choice(model.value), elem_id="tilab_train_demo_note")
 
     inputs: dict[str, Any] = {}
     with gr.Row():
@@ -515,7 +523,7 @@ def build(ctx: AppContext) -> TrainTab:
                                        elem_id="tilab_train_existing")
                 name_refresh = gr.Button("↻", scale=0, min_width=40, elem_id="tilab_train_name_refresh")
                 # the recent folders (workspace's list, newest first), refreshed each time the box is entered
-                inputs["data_dir"] = gr.Dropdown(recent_folders(ctx.data_dir), label=spec["data_dir"].label,
+                inputs["data_dir"] = gr.Dropdown(folder_choices(ctx), label=spec["data_dir"].label,
                                                  info=spec["data_dir"].help + " (type a path or pick a recent one)",
                                                  allow_custom_value=True, elem_id="tilab_train_data")
             with gr.Row():
@@ -652,7 +660,7 @@ def build(ctx: AppContext) -> TrainTab:
     # when the box is entered. Gradio 3.41's dropdown re-filters its open list only as the text changes, so new
     # choices that arrive while it is open show from its next opening: the tab's select is what makes them current.
     def fresh_folders():
-        return update(choices=recent_folders(ctx.data_dir))
+        return update(choices=folder_choices(ctx))
 
     triggers = [inputs["data_dir"].focus]
     if type(enclosing_tab).__name__ == "Tab":
@@ -676,13 +684,14 @@ def build(ctx: AppContext) -> TrainTab:
 
         def on_model(choice: Optional[str]) -> list:
             size = demo_size(choice)
-            return [update(value=size) if size else update() for _ in size_inputs]
+            return [*(update(value=size) if size else update() for _ in size_inputs),
+                    update(visible=is_demo_choice(choice))]
 
         size = demo_size(model.value)
         if size is not None:
             for comp in size_inputs:
                 comp.value = size
-        model.change(on_model, [model], size_inputs, queue=False, show_progress="hidden")
+        model.change(on_model, [model], [*size_inputs, demo_note], queue=False, show_progress="hidden")
     lr_inputs = [inputs["learn_rate"], inputs["steps"]]
     inputs["learn_rate"].change(lambda t, s: html.escape(schedule_message(t, s)), lr_inputs, [lr_msg], queue=False,
                                 show_progress="hidden")

@@ -37,6 +37,8 @@ USE_IN_TRAIN_ID = "tilab_schedule_use_in_train"
 TRAIN_TAB = "train"
 RECENT_FILE = "recent-folders.json"
 RECENT_LIMIT = 12
+#: the copy of the demo's bundled example set in the data folder, offered in the standalone app's folder lists
+EXAMPLE_FOLDER = "example-set"
 
 
 # --- recent folders (pure file logic; tested without gradio) -----------------------------------------
@@ -63,6 +65,48 @@ def remember_folder(data_dir: Path, folder: Any) -> list[str]:
         atomic_write_text(Path(data_dir) / RECENT_FILE, json.dumps(items, indent=1))
     except OSError:  # a read-only data folder costs the list, never the action that used the folder
         pass
+    return items
+
+
+def example_folder(data_dir: Path) -> Optional[str]:
+    """A copy of the demo model's example set in the data folder (made once, atomically), or None if it cannot be.
+
+    Why a copy: the Dataset check sets files aside and the Captions tab saves captions, and the set shipped inside
+    TI Lab's own folder must stay as shipped (and a served app touches only its data folder).
+    """
+    import shutil
+    import tempfile
+
+    from ..demo import EXAMPLE_SET
+
+    target = Path(data_dir) / EXAMPLE_FOLDER
+    if target.is_dir():
+        return str(target)
+    try:
+        Path(data_dir).mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{EXAMPLE_FOLDER}-", dir=data_dir))
+        for f in sorted(EXAMPLE_SET.iterdir()):
+            if f.is_file():
+                shutil.copyfile(f, tmp / f.name)
+        try:
+            os.replace(tmp, target)
+        except OSError:  # another page made it first: theirs is the same set
+            shutil.rmtree(tmp, ignore_errors=True)
+    except OSError:  # a read-only data folder costs the offer, nothing else
+        return str(target) if target.is_dir() else None
+    return str(target) if target.is_dir() else None
+
+
+def folder_choices(ctx: Any) -> list[str]:
+    """The folder dropdowns' choices: the recent folders, newest first, then — in the standalone app, where the
+    demo model is the default — the example set a newcomer can try the journey on."""
+    from ..demo import default_checkpoint
+
+    items = recent_folders(ctx.data_dir)
+    if not ctx.in_host and default_checkpoint() is not None:
+        example = example_folder(ctx.data_dir)
+        if example is not None and example not in items:
+            items.append(example)
     return items
 
 

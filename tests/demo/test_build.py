@@ -8,16 +8,18 @@ import pytest
 
 from lib_ti.demo import build as demo_build
 
-TINY = dict(images=16, vae_steps=3, vae_batch=2, vae_check_every=0, unet_steps=2, unet_batch=2, warmup=1,
-            save_every=2, score_every=0)
+TINY = dict(images=16, vae_steps=3, vae_batch=2, vae_check_every=0, dec_steps=2, dec_batch=2, unet_steps=2,
+            unet_batch=2, warmup=1, save_every=2, score_every=0)
 
 
-def _digest(path) -> str:
-    """The weights' digest (the file's metadata also records minutes taken)."""
+def _digest(path, prefix: str = "") -> str:
+    """The digest of the weights whose names start with ``prefix`` (the file's metadata also records minutes)."""
     from safetensors.torch import load_file
 
     h = hashlib.sha256()
     for key, tensor in sorted(load_file(str(path)).items()):
+        if not key.startswith(prefix):
+            continue
         h.update(key.encode())
         h.update(tensor.numpy().tobytes())
     return h.hexdigest()
@@ -35,6 +37,28 @@ def test_a_build_in_two_sittings_is_the_whole_build(whole, tmp_path):
     assert (out / demo_build.VAE_FILE).exists()
     again = demo_build.build(tmp_path, demo_build.Plan(**TINY), log=lambda _: None, vae_from=out / demo_build.VAE_FILE)
     assert _digest(again) == _digest(model)
+
+
+def test_the_decoder_phase_leaves_the_unet_phase_unchanged(whole, tmp_path):
+    """Why: the decoder is trained on whole pictures after the UNet's latents are fixed, so a better decoder can be
+    made without retraining the UNet, and a stage file from before the decoder phase existed goes on with it."""
+    model, _ = whole
+    plain = demo_build.build(tmp_path / "plain", demo_build.Plan(**{**TINY, "dec_steps": 0}), log=lambda _: None)
+    for prefix in ("model.", "cond_stage_model.", "first_stage_model.encoder."):
+        assert _digest(plain, prefix) == _digest(model, prefix), prefix
+    assert _digest(plain, "first_stage_model.decoder.") != _digest(model, "first_stage_model.decoder.")
+    resumed = demo_build.build(tmp_path / "resumed", demo_build.Plan(**TINY), log=lambda _: None,
+                               vae_from=tmp_path / "plain" / demo_build.VAE_FILE)
+    assert _digest(resumed) == _digest(model)
+
+
+def test_unet_steps_zero_builds_only_the_vae_stage(whole, tmp_path):
+    """Why: the VAE and decoder phases can be one sitting and the UNet another (``--unet-steps 0``, then
+    ``--vae-from``)."""
+    model, out = whole
+    stage = demo_build.build(tmp_path, demo_build.Plan(**{**TINY, "unet_steps": 0}), log=lambda _: None)
+    assert stage == tmp_path / demo_build.VAE_FILE and not (tmp_path / model.name).exists()
+    assert _digest(stage) == _digest(out / demo_build.VAE_FILE)
 
 
 @pytest.mark.parametrize("content, says", [

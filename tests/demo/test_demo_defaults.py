@@ -54,3 +54,25 @@ def test_standalone_train_tab_size_follows_the_preselected_model(tmp_path, other
     with gr.Blocks():
         tab = train_tab.build(ctx)
     assert (tab.inputs["width"].value, tab.inputs["height"].value) == (expected, expected)
+
+
+@pytest.mark.parametrize("other_checkpoint, shown", [(False, True), (True, False)])
+def test_standalone_train_tab_says_plainly_when_the_demo_model_is_chosen(tmp_path, other_checkpoint, shown):
+    """Why: a newcomer must know the preselected model is a toy, and where a real checkpoint goes."""
+    import gradio as gr
+
+    from lib_ti.core.context import AppContext
+    from lib_ti.ui import train_tab, workspace
+
+    ctx = AppContext(data_dir=tmp_path / "tilab")
+    if other_checkpoint:
+        (ctx.data_dir / "models").mkdir(parents=True)
+        (ctx.data_dir / "models" / "real.safetensors").write_bytes(b"")
+    with gr.Blocks() as blocks:
+        train_tab.build(ctx)
+    note = workspace.find(blocks, "tilab_train_demo_note")
+    assert note.visible is shown
+    assert "demo model" in note.value.lower() and str(ctx.data_dir / "models") in note.value
+    on_model = next(fn.fn for fn in blocks.fns if getattr(fn.fn, "__name__", "") == "on_model")
+    assert on_model(str(default_checkpoint()))[-1]["visible"] is True
+    assert on_model("real.safetensors")[-1]["visible"] is False

@@ -78,6 +78,23 @@ def test_example_sets_caption_everything_but_the_concept(tmp_path):
         assert (r.colour, r.shape, r.background) == (*world.HELD_BACK, "white")
 
 
+def test_the_bundled_example_set_is_what_the_writer_writes(tmp_path):
+    """Why: the example set is committed; it must stay the reproducible set of a concept the model can draw."""
+    import numpy as np
+    from PIL import Image
+
+    from lib_ti.demo import EXAMPLE_SET
+
+    fresh = examples.write_example_set(tmp_path / "set")
+    assert sorted(p.name for p in EXAMPLE_SET.iterdir()) == sorted(p.name for p in fresh.iterdir())
+    for png in sorted(EXAMPLE_SET.glob("*.png")):
+        assert np.array_equal(np.asarray(Image.open(png)), np.asarray(Image.open(fresh / png.name))), png.name
+        assert classifier.read(Image.open(png)).colour == examples.EXAMPLE_CONCEPT[0]
+        assert classifier.read(Image.open(png)).shape == examples.EXAMPLE_CONCEPT[1]
+    for txt in sorted(EXAMPLE_SET.glob("*.txt")):
+        assert txt.read_text(encoding="utf-8") == (fresh / txt.name).read_text(encoding="utf-8")
+
+
 class _Posterior:
     def __init__(self, x):
         self.x = x

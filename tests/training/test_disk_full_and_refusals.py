@@ -86,3 +86,27 @@ def test_stale_tmp_helper_only_touches_temporary_files(tmp_path):
     (tmp_path / ".keep.pt.abc.tmp").write_bytes(b"x")
     assert [p.name for p in fsutil.remove_stale_tmp(tmp_path)] == [".keep.pt.abc.tmp"]
     assert [p.name for p in tmp_path.iterdir()] == ["keep.pt"]
+
+
+@pytest.mark.parametrize("error, says", [
+    (OSError(errno.ENOSPC, "No space left on device"), "the disk is full"),
+    (PermissionError(errno.EACCES, "Permission denied"), "Permission denied"),
+])
+def test_a_failed_last_checkpoint_keeps_the_finished_run_and_says_what_is_missing(
+        backend, make_config, monkeypatch, error, says):
+    """The final embedding is saved before the run's last checkpoint; when only the checkpoint fails, the run still
+    finished: its status and embedding stand and the message names what is missing (it used to end in an error)."""
+    cfg = make_config(steps=3, save_every=0)
+    real = ckpt.atomic_save
+
+    def fails_on_the_state(path, writer):
+        if path.name.endswith(".state.pt"):
+            raise error
+        return real(path, writer)
+
+    monkeypatch.setattr(ckpt, "atomic_save", fails_on_the_state)
+    result = Trainer(backend, cfg).run()
+    assert result.status == "finished" and result.embedding_path.is_file()
+    assert result.message.startswith("Finished at step 3. Embedding saved to")
+    assert f"The checkpoint of step 3 could not be saved: {says}" in result.message, result.message
+    assert result.state_path is None  # nothing half-written is offered for a resume
