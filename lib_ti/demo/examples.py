@@ -16,7 +16,7 @@ from . import world
 
 #: the bundled example set's concept: a pair the demo model was trained on, so it can draw it and a newcomer's first
 #: run visibly learns it under a new token. The held-back pair (:data:`world.HELD_BACK`, never seen) is the
-#: benchmark's harder case: this model does not draw that unseen combination even when it is named
+#: benchmark's harder case: one vector does not learn it on this model (4 vectors do, about half the time)
 EXAMPLE_CONCEPT = ("yellow", "square")
 #: pictures in the bundled example set (one per size and background)
 EXAMPLE_COUNT = 8

@@ -3,7 +3,7 @@
 These are the only tests where weights are not random, so they are the ones that would fail if training did
 nothing: a short run on pictures of a concept the model can draw, under a new token, must raise its score well above
 the untrained embedding's. The held-back concept (red triangles, never seen) is ``bench/learning.py``'s harder case,
-measured there rather than asserted: this model does not draw that unseen combination even when it is named.
+measured there rather than asserted: one vector does not learn it on this model, 4 vectors about half the time.
 """
 
 from __future__ import annotations
@@ -55,13 +55,17 @@ def test_bundled_model_records_the_plan_the_defaults_build():
 
 
 def test_bundled_model_draws_what_the_prompt_asks(backend):
+    """The quality bar in small: colour, size and background (each read right on 0.98-1.00 of 48 prompts, the
+    model's README) right on at least 5 of 6 samples, all four at once (0.83 of 48; small triangles and squares come
+    back rounded) on at least 4 of 6. One sample of slack each."""
     probes = evaluate.base_probes(SAMPLES, seed=5)
     images = evaluate.sample(backend, [p.prompt for p in probes], seed=1)
     assert all(im.size == (DEMO_SIZE, DEMO_SIZE) for im in images)
     readings = [classifier.read(im) for im in images]
-    colour_bg = sum(r.colour == p.wanted["colour"] and r.background == p.wanted["background"]
-                    for r, p in zip(readings, probes))
-    assert colour_bg >= SAMPLES * 3 // 4, readings
+    three = sum(all(getattr(r, a) == p.wanted[a] for a in ("colour", "size", "background"))
+                for r, p in zip(readings, probes))
+    all_four = sum(r.matches(p.wanted) for r, p in zip(readings, probes))
+    assert three >= SAMPLES - 1 and all_four >= SAMPLES - 2, readings
 
 
 def test_bundled_model_samples_pictures_of_the_world(backend):
