@@ -111,16 +111,22 @@ def test_the_standalone_app_offers_a_copy_of_the_example_set_and_the_host_does_n
     assert str(tmp_path / "faces") in workspace.folder_choices(ctx)
 
 
-def test_a_read_only_data_folder_costs_only_the_example_offer(tmp_path, monkeypatch):
-    import tempfile
+@pytest.mark.parametrize("module, name", [
+    ("tempfile", "mkdtemp"),   # a read-only data folder: no copy can start
+    ("shutil", "copyfile"),    # a full disk: the copy fails half way
+])
+def test_a_data_folder_that_refuses_the_copy_costs_only_the_example_offer(tmp_path, monkeypatch, module, name):
+    import errno
+    import importlib
 
-    def refuse(**_kw):
-        raise PermissionError("read-only file system")
+    def refuse(*_a, **_kw):
+        raise OSError(errno.ENOSPC if name == "copyfile" else errno.EROFS, "refused")
 
     ctx = standalone_context(tmp_path / "data")
-    monkeypatch.setattr(tempfile, "mkdtemp", refuse)
+    monkeypatch.setattr(importlib.import_module(module), name, refuse)
     assert workspace.folder_choices(ctx) == []
     assert not (ctx.data_dir / workspace.EXAMPLE_FOLDER).exists()
+    assert not [p for p in ctx.data_dir.iterdir() if p.name.startswith(".")]  # no half copy left behind
 
 
 def test_suggested_weight_comes_from_the_inspector_on_the_loaded_model(tmp_path):

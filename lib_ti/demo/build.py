@@ -104,6 +104,15 @@ def _eta(done: int, total: int, started: float) -> str:
     return f"{int(left // 60)}m{int(left % 60):02d}s"
 
 
+def _cosine_lr(base: float, step: int, total: int) -> float:
+    """Cosine decay from ``base`` to 10 % of it over ``total`` steps (the VAE and decoder phases)."""
+    return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / total)))
+
+
+def _reading_text(reading: dict) -> str:
+    return ", ".join(f"{k} {v:.2f}" for k, v in reading.items())
+
+
 def _write_text_folder(folder: Path, *, with_weights: Any = None) -> None:
     """The text encoder's config (and, while building, tokenizer files and initial weights) in ``folder``."""
     from transformers import CLIPTextConfig
@@ -174,8 +183,8 @@ def train_vae(model: Any, images: Any, plan: Plan, log: Callable[[str], None]) -
     gen = torch.Generator().manual_seed(plan.seed + 1)
     started, running, reading, step = time.monotonic(), None, {}, 0
     for step in range(plan.vae_steps):
-        for group in opt.param_groups:  # cosine decay to 10 %
-            group["lr"] = plan.vae_lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / plan.vae_steps)))
+        for group in opt.param_groups:
+            group["lr"] = _cosine_lr(plan.vae_lr, step, plan.vae_steps)
         x = _to_float(images[torch.randint(0, len(images), (plan.vae_batch,), generator=gen)])
         if plan.vae_crop < x.shape[-1]:
             ox, oy = (int(v) for v in torch.randint(0, x.shape[-1] - plan.vae_crop + 1, (2,), generator=gen))
@@ -194,14 +203,14 @@ def train_vae(model: Any, images: Any, plan: Plan, log: Callable[[str], None]) -
             torch.nn.Module.train(vae, False)
             reading = vae_round_trip(vae)
             torch.nn.Module.train(vae, True)
-            log(f"vae {step + 1} round trip read back: " + ", ".join(f"{k} {v:.2f}" for k, v in reading.items()))
+            log(f"vae {step + 1} round trip read back: " + _reading_text(reading))
             if min(v for k, v in reading.items() if k != "all") >= plan.vae_target:
                 break
     torch.nn.Module.train(vae, False)
     vae.requires_grad_(False)
     if not reading or (step + 1) % max(1, plan.vae_check_every):
         reading = vae_round_trip(vae)
-        log("vae round trip read back: " + ", ".join(f"{k} {v:.2f}" for k, v in reading.items()))
+        log("vae round trip read back: " + _reading_text(reading))
     return float(running), reading, step + 1
 
 
@@ -223,8 +232,8 @@ def train_decoder(model: Any, images: Any, mean: Any, std: Any, plan: Plan, log:
     gen = torch.Generator().manual_seed(plan.seed + 4)
     started, running, reading = time.monotonic(), None, {}
     for step in range(plan.dec_steps):
-        for group in opt.param_groups:  # cosine decay to 10 %, as the VAE phase
-            group["lr"] = plan.dec_lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / plan.dec_steps)))
+        for group in opt.param_groups:
+            group["lr"] = _cosine_lr(plan.dec_lr, step, plan.dec_steps)
         idx = torch.randint(0, len(images), (plan.dec_batch,), generator=gen)
         x = _to_float(images[idx])
         rec = vae.decode(mean[idx] + std[idx] * torch.randn(mean[idx].shape, generator=gen))
@@ -241,12 +250,12 @@ def train_decoder(model: Any, images: Any, mean: Any, std: Any, plan: Plan, log:
             torch.nn.Module.train(vae.decoder, False)
             reading = vae_round_trip(vae)
             torch.nn.Module.train(vae.decoder, True)
-            log(f"decoder {step + 1} round trip read back: " + ", ".join(f"{k} {v:.2f}" for k, v in reading.items()))
+            log(f"decoder {step + 1} round trip read back: " + _reading_text(reading))
     torch.nn.Module.train(vae.decoder, False)
     vae.requires_grad_(False)
     if plan.dec_steps and (not reading or plan.dec_steps % max(1, plan.vae_check_every)):
         reading = vae_round_trip(vae)
-        log("decoder round trip read back: " + ", ".join(f"{k} {v:.2f}" for k, v in reading.items()))
+        log("decoder round trip read back: " + _reading_text(reading))
     return reading
 
 

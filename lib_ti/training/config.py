@@ -227,6 +227,11 @@ class TrainConfig:
         return out
 
 
+def preview_texts(prompts: Any, name: str) -> list[str]:
+    """The preview prompts as sampled and labelled: ``[name]`` filled in, blank lines dropped."""
+    return [str(p).replace("[name]", name) for p in prompts if str(p).strip()]
+
+
 def specs(cls: type = TrainConfig) -> dict[str, Spec]:
     """Field name → :class:`Spec`, in declaration order; ``TypeError`` naming any field that has none."""
     out = {}

@@ -28,7 +28,7 @@ from ..core.jobs import Job
 from . import checkpoint as ckpt
 from ..model.precision import autocast_for, grad_scaler
 from .accel import frozen_weights, gradient_checkpointing, is_out_of_memory, oom_advice, sdpa_attention
-from .config import TrainConfig, check_resume_config
+from .config import TrainConfig, check_resume_config, preview_texts
 from .dataset import EpochSampler, effective_sizes, epoch_position, first_item_prompt, scan_folder
 from .latents import LatentCache, build_cache
 from .logs import TrainLog
@@ -381,7 +381,7 @@ class Trainer:
         from ..model.sampling import sample_images
 
         cfg = self.cfg
-        prompts = [p.replace("[name]", cfg.name) for p in cfg.preview_prompts if p.strip()]
+        prompts = preview_texts(cfg.preview_prompts, cfg.name)
         if not prompts:
             return []
         if cfg.low_memory:

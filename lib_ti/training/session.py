@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, ContextManager, Optional
 
 from ..core.jobs import Job
-from .config import TrainConfig, resume_problems
+from .config import TrainConfig, preview_texts, resume_problems
 from .logs import TrainLog
 from .loop import StepInfo, Trainer, TrainResult
 
@@ -197,7 +197,7 @@ class TrainingSession(BackgroundRun):
         self.on_embedding_saved, self.template_dirs = on_embedding_saved, template_dirs
         self.total = cfg.steps
         self._trainer: Optional[Trainer] = None
-        self._prompts = [p.replace("[name]", cfg.name) for p in cfg.preview_prompts if p.strip()]
+        self._prompts = preview_texts(cfg.preview_prompts, cfg.name)
         # one run, one history: an exact resume (or a continued embedding) shows the previews made before it
         self._previews: list[Preview] = earlier_previews(cfg, plan)
 
@@ -287,8 +287,7 @@ def earlier_previews(cfg: TrainConfig, plan: Optional["RunPlan"] = None) -> list
     else:
         return []
     saved = saved_config(run_dir) or {}
-    prompts = [str(p).replace("[name]", cfg.name) for p in (saved.get("preview_prompts") or cfg.preview_prompts)
-               if str(p).strip()]
+    prompts = preview_texts(saved.get("preview_prompts") or cfg.preview_prompts, cfg.name)
     return previews_in(folder, cfg.name, upto, prompts)
 
 

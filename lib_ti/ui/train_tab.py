@@ -52,8 +52,9 @@ def list_models(ctx: AppContext) -> list[str]:
 
 def is_demo_choice(choice: Optional[str]) -> bool:
     """True when the Train tab's checkpoint choice is the bundled demo model (its note is shown then)."""
-    demo = _demo_checkpoint()
-    return demo is not None and bool(str(choice or "").strip()) and Path(str(choice)).resolve() == demo.resolve()
+    from ..demo import is_demo_checkpoint
+
+    return bool(str(choice or "").strip()) and is_demo_checkpoint(Path(str(choice)))
 
 
 def _demo_checkpoint() -> Optional[Path]:

@@ -80,20 +80,18 @@ def example_folder(data_dir: Path) -> Optional[str]:
     from ..demo import EXAMPLE_SET
 
     target = Path(data_dir) / EXAMPLE_FOLDER
-    if target.is_dir():
-        return str(target)
-    try:
-        Path(data_dir).mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{EXAMPLE_FOLDER}-", dir=data_dir))
-        for f in sorted(EXAMPLE_SET.iterdir()):
-            if f.is_file():
-                shutil.copyfile(f, tmp / f.name)
+    if not target.is_dir():
+        tmp = None
         try:
+            Path(data_dir).mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{EXAMPLE_FOLDER}-", dir=data_dir))
+            for f in sorted(EXAMPLE_SET.iterdir()):
+                if f.is_file():
+                    shutil.copyfile(f, tmp / f.name)
             os.replace(tmp, target)
-        except OSError:  # another page made it first: theirs is the same set
-            shutil.rmtree(tmp, ignore_errors=True)
-    except OSError:  # a read-only data folder costs the offer, nothing else
-        return str(target) if target.is_dir() else None
+        except OSError:  # a read-only or full data folder costs the offer; another page may have made it first
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
     return str(target) if target.is_dir() else None
 
 

@@ -3,6 +3,7 @@ responsiveness check. Selectors are elem_ids only."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from pathlib import Path
@@ -131,3 +132,23 @@ def check_responsiveness(page, url: str, folder: Path, enter=lambda page: None) 
                "status": page.locator("#tilab_dataset_status").first.inner_text()}
     print("while a dataset check ran:", {k: round(v, 2) if isinstance(v, float) else v for k, v in figures.items()})
     return figures
+
+
+def fill(page, elem_id: str, value: str) -> None:
+    box = page.locator(f"#{elem_id} textarea, #{elem_id} input").first
+    box.fill(value)
+    box.press("Tab")
+
+
+def train_status(page) -> str:
+    return page.locator("#tilab_train_status").last.inner_text()
+
+
+def wait_train_status(page, pattern: str, timeout: float = 120.0) -> re.Match:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = re.search(pattern, train_status(page))
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"Train status never matched {pattern!r}; last: {train_status(page)!r}")

@@ -13,15 +13,15 @@ elem_ids only (other engineers change the tabs' layouts). Kept short in wall tim
 
 from __future__ import annotations
 
-import re
 import shutil
 import statistics
 import time
 
 import pytest
 
-from browser.journey_support import (PHOTOS, answer_time, caption_first_photo, check_responsiveness, journey_set,
-                                     small_shot, type_dataset_folder, value_of)
+from browser.journey_support import (PHOTOS, answer_time, caption_first_photo, check_responsiveness, fill,
+                                     journey_set, small_shot, train_status, type_dataset_folder, value_of,
+                                     wait_train_status)
 from browser_support import browser_page, open_tab, require_chromium, standalone_server
 
 NAME = "myface"
@@ -43,26 +43,6 @@ def journey(tmp_path_factory):
             page.goto(url)
             page.wait_for_selector("#txt2img_prompt .tilab-preset-select", timeout=60000)
             yield {"page": page, "url": url, "photos": photos, "data": data, "typed_paths": [], "figures": {}}
-
-
-def fill(page, elem_id: str, value: str) -> None:
-    box = page.locator(f"#{elem_id} textarea, #{elem_id} input").first
-    box.fill(value)
-    box.press("Tab")
-
-
-def train_status(page) -> str:
-    return page.locator("#tilab_train_status").last.inner_text()
-
-
-def wait_train_status(page, pattern: str, timeout: float = 120.0) -> re.Match:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = re.search(pattern, train_status(page))
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"Train status never matched {pattern!r}; last: {train_status(page)!r}")
 
 
 def test_check_then_set_a_duplicate_aside_and_the_folder_follows(journey):

@@ -8,20 +8,11 @@ by the demo world's own classifier. Nothing is downloaded and no path is typed.
 
 from __future__ import annotations
 
-import re
-import time
-
-from browser.journey_support import small_shot, value_of
+from browser.journey_support import fill, small_shot, value_of, wait_train_status
 from browser_support import browser_page, open_tab, require_chromium, standalone_server
 
 NAME = "glim"
 STEPS = 150
-
-
-def fill(page, elem_id: str, value: str) -> None:
-    box = page.locator(f"#{elem_id} textarea, #{elem_id} input").first
-    box.fill(value)
-    box.press("Tab")
 
 
 def test_a_newcomer_trains_the_demo_model_on_the_example_set(tmp_path):
@@ -55,14 +46,7 @@ def test_a_newcomer_trains_the_demo_model_on_the_example_set(tmp_path):
         fill(page, "tilab_train_preview_every", "50")
         small_shot(page, "newcomer-demo-model.png")
         page.click("#tilab_train_start")
-        deadline = time.monotonic() + 300
-        status = ""
-        while time.monotonic() < deadline:
-            status = page.locator("#tilab_train_status").last.inner_text()
-            if re.search(rf"Finished at step {STEPS}", status):
-                break
-            time.sleep(0.5)
-        assert re.search(rf"Finished at step {STEPS}", status), status
+        wait_train_status(page, rf"Finished at step {STEPS}", timeout=300)
         page.wait_for_function("document.querySelectorAll('#tilab_train_gallery img').length >= 3", timeout=60000)
         small_shot(page, "newcomer-finished.png")
         assert page.errors == []
