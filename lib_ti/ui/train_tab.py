@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional
 
 from ..core.context import AppContext
+from ..demo import default_checkpoint, demo_tab_note, is_demo_checkpoint, training_size
 
 TRAIN, SWEEP = "train", "sweep"
 #: seconds between plot redraws while a run is going: an SVG redraw costs milliseconds (bench/plot_speed.py), so
@@ -46,27 +47,13 @@ def list_models(ctx: AppContext) -> list[str]:
     folder = models_folder(ctx)
     found = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.suffix in MODEL_SUFFIXES) \
         if folder.is_dir() else []
-    demo = _demo_checkpoint()
+    demo = default_checkpoint()
     return found + ([str(demo)] if demo is not None else [])
 
 
 def is_demo_choice(choice: Optional[str]) -> bool:
     """True when the Train tab's checkpoint choice is the bundled demo model (its note is shown then)."""
-    from ..demo import is_demo_checkpoint
-
     return bool(str(choice or "").strip()) and is_demo_checkpoint(Path(str(choice)))
-
-
-def _demo_checkpoint() -> Optional[Path]:
-    try:
-        from ..demo import default_checkpoint  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    try:
-        path = default_checkpoint()
-    except (OSError, ValueError, RuntimeError):
-        return None
-    return Path(path) if path else None
 
 
 def model_problem(ctx: AppContext, choice: str) -> Optional[str]:
@@ -489,7 +476,6 @@ def build(ctx: AppContext) -> TrainTab:
     import gradio as gr
     from gradio.context import Context
 
-    from ..demo import demo_tab_note, training_size
     from ..training.config import defaults, specs
     from ..training.session import MODES
     from ..training.templates import available_templates

@@ -55,17 +55,13 @@ def test_bundled_model_records_the_plan_the_defaults_build():
 
 
 def test_bundled_model_draws_what_the_prompt_asks(backend):
-    """The quality bar in small: colour, size and background (each read right on 0.98-1.00 of 48 prompts, the
-    model's README) right on at least 5 of 6 samples, all four at once (0.83 of 48; small triangles and squares come
-    back rounded) on at least 4 of 6. One sample of slack each."""
+    """The quality bar in small: all four attributes right on at least 5 of 6 samples (all four right on 0.93 of
+    the 176 samples of every prompt the model knows, two seeds each: the model's README). One sample of slack."""
     probes = evaluate.base_probes(SAMPLES, seed=5)
     images = evaluate.sample(backend, [p.prompt for p in probes], seed=1)
     assert all(im.size == (DEMO_SIZE, DEMO_SIZE) for im in images)
     readings = [classifier.read(im) for im in images]
-    three = sum(all(getattr(r, a) == p.wanted[a] for a in ("colour", "size", "background"))
-                for r, p in zip(readings, probes))
-    all_four = sum(r.matches(p.wanted) for r, p in zip(readings, probes))
-    assert three >= SAMPLES - 1 and all_four >= SAMPLES - 2, readings
+    assert sum(r.matches(p.wanted) for r, p in zip(readings, probes)) >= SAMPLES - 1, readings
 
 
 def test_bundled_model_samples_pictures_of_the_world(backend):
