@@ -1,6 +1,12 @@
 """What the standalone server answers over HTTP, checked before gradio sees a request.
 
-Two gates, both ASGI middleware so the request body can be read and handed on unchanged:
+The gates, all in one ASGI middleware so the request body can be read and handed on unchanged:
+
+- **Origin.** gradio 3.41 answers every origin (``allow_origins=["*"]``, and its ``/queue/join`` websocket has no
+  check at all), so any web page the user opens could drive a local TI Lab: write captions, start training. A
+  request or websocket that a browser marks with another page's ``Origin`` is refused (403), and a server listening
+  on loopback answers only to loopback host names, so a page whose own name is made to resolve to 127.0.0.1 (DNS
+  rebinding) is refused too. Clients that send no ``Origin`` (scripts, ``curl``) are not browsers' pages and pass.
 
 - **Files.** gradio 3.41's ``/file=`` route serves any file under the working directory and follows
   links out of it. Here it answers only for what the UI produced for display (gradio's own copies
@@ -21,8 +27,9 @@ import json
 import math
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Optional
+from urllib.parse import urlsplit
 
-from ..core.paths import served_file
+from ..core.paths import is_loopback, served_file
 
 #: gradio's file routes (``/file=PATH`` and the older ``/file/PATH``)
 FILE_ROUTES = ("/file=", "/file/")
@@ -38,6 +45,29 @@ async def _reply(send: Send, status: int, content: dict) -> None:
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
+
+
+def _header(scope: Scope, name: bytes) -> Optional[str]:
+    for key, value in scope.get("headers") or []:
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
+
+
+def origin_problem(scope: Scope, loopback: bool) -> Optional[str]:
+    """Why a request or websocket is refused as coming from another page or another host name, else None.
+
+    ``loopback``: the server listens on loopback only, so a ``Host`` that is not a loopback name can only come
+    from a page that rebound its own name to this machine.
+    """
+    host = _header(scope, b"host")
+    if loopback and host is not None and not is_loopback(urlsplit(f"//{host}").hostname or ""):
+        return (f"Host '{host}' refused: this server listens on loopback and answers only to localhost or a "
+                "loopback address.")
+    origin = _header(scope, b"origin")
+    if origin is not None and (host is None or urlsplit(origin).netloc.lower() != host.lower()):
+        return f"Cross-origin request from '{origin}' refused: only TI Lab's own page may call this server."
+    return None
 
 
 def _kind(component: Any) -> str:
@@ -66,8 +96,8 @@ def _type_ok(kind: str, value: Any) -> bool:
 class HttpGuard:
     """ASGI middleware applying both gates in front of the app (see the module docstring)."""
 
-    def __init__(self, app: Any, blocks: Any, display_root: Optional[Path]) -> None:
-        self.app, self.blocks, self.display_root = app, blocks, display_root
+    def __init__(self, app: Any, blocks: Any, display_root: Optional[Path], loopback: bool = True) -> None:
+        self.app, self.blocks, self.display_root, self.loopback = app, blocks, display_root, loopback
         import gradio as gr
 
         # plus what gradio 3.41's queue forwards for every queued event (``Queue.get_request_params``):
@@ -76,7 +106,15 @@ class HttpGuard:
             "url", "headers", "query_params", "path_params", "client", "session"}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope.get("type") != "http":
+        kind = scope.get("type")
+        if kind in ("http", "websocket"):
+            problem = origin_problem(scope, self.loopback)
+            if problem is not None and kind == "websocket":
+                await receive()  # the handshake's websocket.connect; closing before accepting answers it with 403
+                return await send({"type": "websocket.close", "code": 1008, "reason": problem[:120]})
+            if problem is not None:
+                return await _reply(send, 403, {"error": problem})
+        if kind != "http":
             return await self.app(scope, receive, send)
         path = scope.get("path", "")
         prefix = next((p for p in FILE_ROUTES if path.startswith(p)), None)

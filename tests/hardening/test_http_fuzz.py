@@ -35,7 +35,7 @@ def server(tmp_path_factory):
     os.symlink(root / "secret.txt", data / "checks" / "link.png")
     ctx = make_context("0.0.0.0", data)
     assert ctx.guard.restricted
-    app = build_app(ctx)
+    app = build_app(ctx, loopback=False)
     client = TestClient(app, raise_server_exceptions=False)
     return client, app, root, data
 
