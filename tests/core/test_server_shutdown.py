@@ -86,6 +86,7 @@ def test_a_request_that_never_ends_cannot_hang_the_restart(serve, stuck, watchdo
     assert bool(logged) is forced and server.force_exit is forced
     if forced:
         assert "forcing the shutdown" in logged[0]
+        assert "requests that never ended: GET /stuck" in logged[0]  # which handler to look at
 
 
 def test_the_watchdog_leaves_a_running_server_alone(serve):
@@ -95,3 +96,27 @@ def test_the_watchdog_leaves_a_running_server_alone(serve):
     time.sleep(0.3)
     assert dog.is_alive() and not server.force_exit and not logged
     assert _request(port, "/ok", wait_for_answer=True).startswith(b"HTTP/1.1 200")
+
+
+class _Tasks:
+    def __init__(self, tasks):
+        self.tasks = tasks
+
+
+class _Server:
+    def __init__(self, tasks):
+        self.server_state = _Tasks(tasks)
+
+
+class _NotACycle:
+    def get_coro(self):
+        return None
+
+
+@pytest.mark.parametrize("server", [object(), _Server(None), _Server(set()), _Server([_NotACycle()])],
+                         ids=["no-state", "no-tasks", "idle", "foreign-task"])
+def test_open_requests_names_nothing_it_cannot_read(server):
+    """Best effort: what does not look like uvicorn's request tasks is skipped, never raised."""
+    from lib_ti.core.server_shutdown import open_requests
+
+    assert open_requests(server) == []
