@@ -54,6 +54,14 @@ def _header(scope: Scope, name: bytes) -> Optional[str]:
     return None
 
 
+def _netloc_part(url: str, part: str) -> Optional[str]:
+    """``urlsplit(url).<part>``, or None for what does not parse (a hostile ``[`` in a header)."""
+    try:
+        return getattr(urlsplit(url), part)
+    except ValueError:
+        return None
+
+
 def origin_problem(scope: Scope, loopback: bool) -> Optional[str]:
     """Why a request or websocket is refused as coming from another page or another host name, else None.
 
@@ -61,11 +69,11 @@ def origin_problem(scope: Scope, loopback: bool) -> Optional[str]:
     from a page that rebound its own name to this machine.
     """
     host = _header(scope, b"host")
-    if loopback and host is not None and not is_loopback(urlsplit(f"//{host}").hostname or ""):
+    if loopback and host is not None and not is_loopback(_netloc_part(f"//{host}", "hostname") or ""):
         return (f"Host '{host}' refused: this server listens on loopback and answers only to localhost or a "
                 "loopback address.")
     origin = _header(scope, b"origin")
-    if origin is not None and (host is None or urlsplit(origin).netloc.lower() != host.lower()):
+    if origin is not None and (host is None or (_netloc_part(origin, "netloc") or "").lower() != host.lower()):
         return f"Cross-origin request from '{origin}' refused: only TI Lab's own page may call this server."
     return None
 

@@ -41,6 +41,8 @@ def _client(app):
     ("shared", "tilab.lan:7870", None, 200),                         # reachable by others: any name it has
     ("shared", "tilab.lan:7870", "http://tilab.lan:7870", 200),
     ("shared", "tilab.lan:7870", "http://evil.example", 403),
+    ("loopback", "[::1", None, 403),                                 # hostile headers that do not parse
+    ("shared", "tilab.lan:7870", "http://[", 403),
 ])
 def test_requests_from_other_pages_and_host_names_are_refused(apps, server, host, origin, status):
     headers = {"host": host, **({"origin": origin} if origin else {})}
@@ -48,7 +50,7 @@ def test_requests_from_other_pages_and_host_names_are_refused(apps, server, host
     assert response.status_code == status, response.text
     if status == 403:
         said = response.json()["error"]
-        assert (origin if origin and "evil.example:7870" not in host else host) in said
+        assert (host if not origin or host.startswith("evil.example") else origin) in said
 
 
 def test_a_cross_origin_event_call_is_refused_before_gradio_runs_it(apps):
@@ -74,3 +76,17 @@ def test_the_queue_websocket_takes_only_ti_labs_own_page(apps, origin, accepted)
                 with client.websocket_connect("/queue/join", headers=headers):
                     pass
             assert refused.value.code == 1008
+
+
+def test_hostile_host_and_origin_headers_are_refused_never_raised():
+    """Any bytes a client puts in ``Host`` or ``Origin`` (here the hostile strings, UTF-8 encoded) get an answer:
+    on loopback, a host that is not a loopback name is refused; a differing origin always is."""
+    from hardening.hostile import strings
+
+    from lib_ti.ui.http_guard import origin_problem
+
+    for text in strings(7, 150):
+        raw = text.encode("utf-8", "surrogatepass")
+        assert origin_problem({"headers": [(b"host", raw)]}, True) is not None or text.lower().startswith(
+            ("localhost", "127.", "[::1]"))
+        assert origin_problem({"headers": [(b"host", LOCAL.encode()), (b"origin", raw)]}, False) is not None
