@@ -110,8 +110,19 @@ def _cosine_lr(base: float, step: int, total: int) -> float:
     return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / total)))
 
 
-def _reading_text(reading: dict) -> str:
-    return ", ".join(f"{k} {v:.2f}" for k, v in reading.items())
+def _read_back(vae: Any, training: Any, label: str, log: Callable[[str], None]) -> dict:
+    """The VAE's round trip (:func:`evaluate.vae_round_trip`), measured with ``training`` (the part a phase trains)
+    in eval mode and left in the mode it was in; logged as ``<label> round trip read back: ...``."""
+    import torch
+
+    from .evaluate import vae_round_trip
+
+    was_training = training.training
+    torch.nn.Module.train(training, False)  # ldm replaces .train on its frozen parts
+    reading = vae_round_trip(vae)
+    torch.nn.Module.train(training, was_training)
+    log(f"{label} round trip read back: " + ", ".join(f"{k} {v:.2f}" for k, v in reading.items()))
+    return reading
 
 
 def _write_text_folder(folder: Path, *, with_weights: Any = None) -> None:
@@ -171,8 +182,6 @@ def train_vae(model: Any, images: Any, plan: Plan, log: Callable[[str], None]) -
     """
     import torch
 
-    from .evaluate import vae_round_trip
-
     vae = model.first_stage_model
     torch.nn.Module.train(vae, True)  # ldm replaces .train on its frozen parts
     vae.requires_grad_(True)
@@ -201,17 +210,13 @@ def train_vae(model: Any, images: Any, plan: Plan, log: Callable[[str], None]) -
         if step % 10 == 0 or step == plan.vae_steps - 1:
             log(f"vae {step + 1}/{plan.vae_steps} l1 {running:.4f} eta {_eta(step + 1, plan.vae_steps, started)}")
         if plan.vae_check_every and (step + 1) % plan.vae_check_every == 0:
-            torch.nn.Module.train(vae, False)
-            reading = vae_round_trip(vae)
-            torch.nn.Module.train(vae, True)
-            log(f"vae {step + 1} round trip read back: " + _reading_text(reading))
+            reading = _read_back(vae, vae, f"vae {step + 1}", log)
             if min(v for k, v in reading.items() if k != "all") >= plan.vae_target:
                 break
     torch.nn.Module.train(vae, False)
     vae.requires_grad_(False)
     if not reading or (step + 1) % max(1, plan.vae_check_every):
-        reading = vae_round_trip(vae)
-        log("vae round trip read back: " + _reading_text(reading))
+        reading = _read_back(vae, vae, "vae", log)
     return float(running), reading, step + 1
 
 
@@ -221,8 +226,6 @@ def train_decoder(model: Any, images: Any, mean: Any, std: Any, plan: Plan, log:
     Leaves the encoder, and so every latent the UNet phase trains on, untouched. Returns the round-trip reading.
     """
     import torch
-
-    from .evaluate import vae_round_trip
 
     vae = model.first_stage_model
     params = list(vae.decoder.parameters()) + list(vae.post_quant_conv.parameters())
@@ -248,15 +251,11 @@ def train_decoder(model: Any, images: Any, mean: Any, std: Any, plan: Plan, log:
             log(f"decoder {step + 1}/{plan.dec_steps} l1 {running:.4f} "
                 f"eta {_eta(step + 1, plan.dec_steps, started)}")
         if plan.vae_check_every and (step + 1) % plan.vae_check_every == 0:
-            torch.nn.Module.train(vae.decoder, False)
-            reading = vae_round_trip(vae)
-            torch.nn.Module.train(vae.decoder, True)
-            log(f"decoder {step + 1} round trip read back: " + _reading_text(reading))
+            reading = _read_back(vae, vae.decoder, f"decoder {step + 1}", log)
     torch.nn.Module.train(vae.decoder, False)
     vae.requires_grad_(False)
     if plan.dec_steps and (not reading or plan.dec_steps % max(1, plan.vae_check_every)):
-        reading = vae_round_trip(vae)
-        log("decoder round trip read back: " + _reading_text(reading))
+        reading = _read_back(vae, vae.decoder, "decoder", log)
     return reading
 
 
