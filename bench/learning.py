@@ -14,7 +14,8 @@ Printed, one row per figure:
 - whether TI Lab's Dataset check flags the sets that leak;
 - the concept's share of the pictures as the bracket weight ``(glim:w)`` and the weakened copy ×k fall.
 
-The leak, Dataset-check and weight rows use 4 vectors at the default rate, the recipe that learns best on this model.
+The leak, Dataset-check and weight rows use 4 vectors at the default (constant) rate, so they compare training sets
+and weights, not schedules.
 
 Runs train without captions (template ``subject``: ``a photo of glim``), the situation the data lessons are about.
 Every sample uses seeds ``1..N``; every run seed 0. One thread by default (a loaded 2-core machine).

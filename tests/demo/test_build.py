@@ -75,3 +75,23 @@ def test_vae_from_refuses_a_file_that_is_not_a_vae_stage(whole, tmp_path, conten
     with pytest.raises(SystemExit, match=says) as err:
         demo_build.build(tmp_path / "out", demo_build.Plan(**TINY), log=lambda _: None, vae_from=bad)
     assert str(bad) in str(err.value)
+
+
+def test_the_optimizer_is_fused_here_and_foreach_where_torch_has_no_fused_cpu_adam(monkeypatch):
+    """Why: the fused AdamW is what brings the build to about an hour on 2 cores (``bench/demo_build.py``), but the
+    host's older torch has no fused Adam on CPU and raises; the build must still run there."""
+    import torch
+
+    param = [torch.nn.Parameter(torch.zeros(3))]
+    assert demo_build._adam(param, 1e-3).defaults["fused"] is True
+    real = torch.optim.AdamW
+
+    def torch_2_1(params, **kwargs):  # what torch 2.1 says for fused=True on CPU tensors
+        if kwargs.get("fused"):
+            raise RuntimeError("`fused=True` requires all the params to be floating point Tensors of supported "
+                               "devices: ['cuda', 'xpu', 'privateuseone'].")
+        return real(params, **kwargs)
+
+    monkeypatch.setattr(torch.optim, "AdamW", torch_2_1)
+    opt = demo_build._adam(param, 1e-3, betas=(0.9, 0.99))
+    assert (opt.defaults["foreach"], opt.defaults["fused"], opt.defaults["betas"]) == (True, None, (0.9, 0.99))

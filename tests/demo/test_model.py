@@ -55,7 +55,7 @@ def test_bundled_model_records_the_plan_the_defaults_build():
 
 
 def test_bundled_model_draws_what_the_prompt_asks(backend):
-    """The quality bar in small: all four attributes right on at least 5 of 6 samples (all four right on 0.93 of
+    """The quality bar in small: all four attributes right on at least 5 of 6 samples (all four right on 0.98 of
     the 176 samples of every prompt the model knows, two seeds each: the model's README). One sample of slack."""
     probes = evaluate.base_probes(SAMPLES, seed=5)
     images = evaluate.sample(backend, [p.prompt for p in probes], seed=1)
