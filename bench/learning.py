@@ -197,7 +197,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         row("4 vectors (falling): a photo of glim", f"{sc.concept(v4f):.2f}", "vs 1 vector (falling) above")
         row("4 vectors (falling): glim on each background", f"{sc.in_context(v4f):.2f}", "concept + asked background")
 
-        # the data lessons and the weights on the recipe that learns best here (4 vectors, the default rate)
+        # the data lessons and the weights: 4 vectors at the default rate (compares sets and weights, not schedules)
         wv, _ = train(backend, white, tmp / "white", steps=args.steps, num_vectors=4)
         row("background leak, varied set (white when asked for another)", f"{sc.background_leak(v4):.2f}",
             "share of white backgrounds")
@@ -210,9 +210,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         for name, folder in (("varied", varied), ("all-white", white), ("all-small", small)):
             row(f"Dataset check, {name} set", "", dataset_flags(folder))
 
-        for w in (1.0, 0.75, 0.5, 0.25):
+        for w in (1.0, 0.75, 0.5, 0.25, 0.0):
             row(f"bracket weight (glim:{w:g})", f"{sc.concept(v4, f'a photo of ({TOKEN}:{w:g})'):.2f}",
                 "concept share")
+        # what weight 0 leaves: the later positions (end token, padding) have read the vectors; zeroed, nothing does
+        row("zeroed vectors: a photo of glim", f"{sc.concept(v4 * 0):.2f}", "concept share")
         emb = Embedding(name=TOKEN, vec=v4)
         for k in (0.75, 0.5, 0.25):
             row(f"weakened copy x{k:g}", f"{sc.concept(scale_embedding(emb, k).vec):.2f}", "concept share")
