@@ -42,18 +42,10 @@ def per_tensor_update(params, lr, **kw):
 
 
 def build_update(params, lr, **kw):
-    """The build's update now (``lib_ti.demo.build._adam`` and its EMA line)."""
-    import torch
+    """The build's update now (``lib_ti.demo.build._adam`` and ``ema_update``)."""
+    from lib_ti.demo.build import _adam, ema_update
 
-    from lib_ti.demo.build import _adam
-
-    opt = _adam(params, lr, **kw)
-
-    def ema_step(ema, decay):
-        with torch.no_grad():
-            torch._foreach_lerp_(ema, [p.detach() for p in params], 1 - decay)
-
-    return opt, ema_step
+    return _adam(params, lr, **kw), lambda ema, decay: ema_update(ema, params, decay)
 
 
 def unet_steps(model, make_update, batches) -> list[float]:

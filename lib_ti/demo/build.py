@@ -125,6 +125,14 @@ def _adam(params: list[Any], lr: float, **kwargs: Any) -> Any:
         return torch.optim.AdamW(params, lr=lr, foreach=True, **kwargs)
 
 
+def ema_update(ema: list[Any], params: list[Any], decay: float) -> None:
+    """``ema = decay * ema + (1 - decay) * params``, all tensors in one ``_foreach_lerp_`` (not a Python loop)."""
+    import torch
+
+    with torch.no_grad():
+        torch._foreach_lerp_(ema, [p.detach() for p in params], 1 - decay)
+
+
 def _read_back(vae: Any, training: Any, label: str, log: Callable[[str], None]) -> dict:
     """The VAE's round trip (:func:`evaluate.vae_round_trip`), measured with ``training`` (the part a phase trains)
     in eval mode and left in the mode it was in; logged as ``<label> round trip read back: ...``."""
@@ -398,8 +406,7 @@ def train_diffusion(model: Any, cfg: Any, scenes: list[world.Scene], mean: Any, 
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
-        with torch.no_grad():
-            torch._foreach_lerp_(ema, [p.detach() for p in params], 1 - min(plan.ema, (1 + step) / (10 + step)))
+        ema_update(ema, params, min(plan.ema, (1 + step) / (10 + step)))
         running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
         if step % 10 == 0 or step == plan.unet_steps - 1:
             log(f"unet {step + 1}/{plan.unet_steps} loss {running:.4f} eta {_eta(step + 1, plan.unet_steps, started)}")
